@@ -1,0 +1,52 @@
+# sdgflow: YAML recipe + seed file -> training-ready tool-calling SFT JSONL.
+#
+#   snakemake -j8 output/sdg/customer_support_tool_sft.jsonl     (recipe chosen by its output)
+#   snakemake -j8 --config sdg=default num_records=200           (recipe chosen by name)
+#   snakemake -j8 --config 'set=[models.0.inference_parameters.temperature=0.5]'
+#
+# Parsing loads and validates the recipe once and writes each stage's spec file only when its
+# content changed; every rule takes its spec as an input, so an edit reruns exactly the stages
+# whose spec changed, and what depends on their outputs.
+
+import sys
+
+from sdgflow.config.errors import ConfigError
+from sdgflow.stages.plan import RECIPE_ENV, plan_build, resource_value
+
+
+try:
+    PLAN = plan_build(
+        config,
+        targets=sys.argv[1:],
+        parallel_jobs=max(workflow.cores or 1, workflow.nodes or 1),
+        global_slots=resource_value(workflow.global_resources.get("llm_slots")),
+    )
+except ConfigError as error:
+    raise WorkflowError(f"sdgflow config error:\n{error}")
+
+
+envvars:
+    RECIPE_ENV,
+
+
+include: "rules/common.smk"
+include: "rules/seed.smk"
+include: "rules/generate.smk"
+include: "rules/project.smk"
+include: "rules/validate.smk"
+include: "rules/pack.smk"
+include: "rules/report.smk"
+
+
+localrules:
+    all,
+    seed,
+    report,
+
+
+rule all:
+    input:
+        PLAN.paths.output,
+        PLAN.paths.packing,
+        PLAN.paths.report,
+    default_target: True

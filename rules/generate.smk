@@ -1,0 +1,17 @@
+# generate: one LLM call per record and LLM column for shard k; every answer goes to the store
+# as it arrives, so nothing paid for is ever asked again.
+rule generate:
+    input:
+        spec=PLAN.paths.spec("generate"),
+        rows=PLAN.paths.rows("{shard}"),
+    output:
+        shard=PLAN.paths.gen("{shard}"),
+    params:
+        recipe=PLAN.recipe_file,
+        store=PLAN.paths.store,
+    resources:
+        llm_slots=PLAN.slots_per_job,
+    log:
+        get_log("generate", per_shard=True),
+    script:
+        "../scripts/generate.py"

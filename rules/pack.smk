@@ -1,0 +1,17 @@
+# pack: tokenize and pack the training JSONL as the trainer would; a dry-run report by default.
+rule pack:
+    input:
+        spec=PLAN.paths.spec("pack"),
+        valid=PLAN.paths.output,
+    output:
+        report=report(
+            PLAN.paths.packing,
+            caption="../report/packing.rst",
+            category="Packing",
+        ),
+    params:
+        recipe=PLAN.recipe_file,
+    log:
+        get_log("pack"),
+    script:
+        "../scripts/pack.py"

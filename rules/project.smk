@@ -1,0 +1,14 @@
+# project: every generated shard -> training rows (messages + tools + metadata) and rejects.
+rule project:
+    input:
+        spec=PLAN.paths.spec("project"),
+        shards=get_gen_shards,
+    output:
+        projected=PLAN.paths.projected,
+        rejects=PLAN.paths.projection_rejects,
+    params:
+        recipe=PLAN.recipe_file,
+    log:
+        get_log("project"),
+    script:
+        "../scripts/project.py"

@@ -1,0 +1,13 @@
+# seed: the seed file's rows for shard k, shuffled and with sampled category columns.
+rule seed:
+    input:
+        spec=PLAN.paths.spec("rows-{shard}"),
+        seeds=ancient(PLAN.recipe.seed_dataset.path),
+    output:
+        rows=PLAN.paths.rows("{shard}"),
+    params:
+        recipe=PLAN.recipe_file,
+    log:
+        get_log("seed", per_shard=True),
+    script:
+        "../scripts/seed.py"

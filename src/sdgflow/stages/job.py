@@ -1,0 +1,39 @@
+"""What every Snakemake `script:` adapter shares: logging to the job's log, the planned recipe."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sdgflow.config.errors import ConfigError
+from sdgflow.config.models import Recipe
+from sdgflow.stages.plan import load_planned_recipe
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(log_file: str | Path | None, verbosity: int = 0) -> None:
+    """One format everywhere: the job's own log file plus stderr (Snakemake shows it)."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    level = logging.DEBUG if verbosity > 0 else logging.WARNING if verbosity < 0 else logging.INFO
+    logging.basicConfig(level=level, format=LOG_FORMAT, handlers=handlers, force=True)
+    # httpx-style clients log every request line at INFO; keep job logs about our work.
+    for noisy in ("httpx", "httpx2", "openai", "httpcore", "httpcore2"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run_stage(job: Any, stage: Callable[[Recipe, Any], None]) -> None:
+    """Run `stage(recipe, job)` for a Snakemake job; a user error exits 2 with its message only."""
+    configure_logging(job.log[0] if job.log else None)
+    recipe = load_planned_recipe(job.params.recipe)
+    try:
+        stage(recipe, job)
+    except ConfigError as error:
+        logging.getLogger("sdgflow").error("%s", error)
+        sys.exit(2)

@@ -1,0 +1,95 @@
+"""Everything the Snakefile needs, computed once at parse time from `--config` and targets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sdgflow.config.errors import ConfigError
+from sdgflow.config.load import CONFIGS_DIR, DOTLIST_KEY, SELECT_KEY, load_recipe
+from sdgflow.config.models import Recipe
+from sdgflow.stages.paths import RecipePaths, shard_ranges
+from sdgflow.stages.spec import canonical, write_if_changed, write_specs
+
+DEFAULT_RECIPE = "customer_support_tools"
+# The main snakemake process records its choice here; cluster jobs inherit the environment and
+# re-parse the Snakefile without the command line's targets.
+RECIPE_ENV = "SDGFLOW_RECIPE"
+
+
+@dataclass(frozen=True)
+class Plan:
+    recipe: Recipe
+    paths: RecipePaths
+    shards: list[int]
+    slots_per_job: int
+    recipe_file: Path
+    hashes: dict[str, str]
+
+
+def split_config(config: Mapping[str, Any]) -> tuple[str | None, list[str], dict[str, Any]]:
+    """Snakemake `config` -> (selected recipe, dotlist overrides, top-level overrides)."""
+    values = dict(config)
+    selected = values.pop(SELECT_KEY, None)
+    dotlist = values.pop(DOTLIST_KEY, None) or []
+    if isinstance(dotlist, str):
+        dotlist = [dotlist]
+    return (str(selected) if selected else None), [str(e).strip() for e in dotlist], values
+
+
+def _matches(recipe: Recipe, target: str) -> bool:
+    paths = RecipePaths.of(recipe)
+    stem = str(paths.output).removesuffix(".jsonl")
+    target = str(Path(target))
+    return target.startswith(stem) or Path(target).is_relative_to(paths.work)
+
+
+def select_recipe(selected: str | None, targets: Iterable[str], dotlist: list[str],
+                  values: dict[str, Any], configs_dir: Path) -> Recipe:
+    if selected:
+        return load_recipe(selected, dotlist, values, configs_dir)
+    # Snakemake does not expose its targets while parsing, so every command-line word that looks
+    # like a path is compared with each recipe's outputs; other words match nothing.
+    targets = [t for t in targets if "/" in t or t.endswith((".jsonl", ".json", ".html"))]
+    if targets and configs_dir.is_dir():
+        for path in sorted(configs_dir.glob("*.yaml")):
+            try:
+                recipe = load_recipe(str(path), dotlist, values, configs_dir)
+            except ConfigError:
+                continue
+            if any(_matches(recipe, t) for t in targets):
+                return recipe
+    return load_recipe(os.environ.get(RECIPE_ENV, DEFAULT_RECIPE), dotlist, values, configs_dir)
+
+
+def plan_build(config: Mapping[str, Any], targets: Iterable[str], parallel_jobs: int,
+               global_slots: int | None, configs_dir: Path = CONFIGS_DIR) -> Plan:
+    selected, dotlist, values = split_config(config)
+    recipe = select_recipe(selected, targets, dotlist, values, configs_dir)
+    os.environ[RECIPE_ENV] = recipe.name
+    paths = RecipePaths.of(recipe)
+    hashes = write_specs(recipe, paths)
+    recipe_file = paths.work / "recipe.json"
+    write_if_changed(recipe_file, canonical(recipe.model_dump(mode="json")))
+    shards = list(range(len(shard_ranges(recipe.num_records, recipe.shard_size))))
+    budget = min(m.inference_parameters.max_parallel_requests for m in recipe.models)
+    if global_slots:
+        budget = min(budget, global_slots)
+    # Each generation job takes an equal share of the endpoint budget, so the jobs that can run
+    # at once together use all of it and never more (Snakemake enforces the global resource).
+    slots = max(1, budget // max(1, min(len(shards), parallel_jobs)))
+    return Plan(recipe, paths, shards, slots, recipe_file, hashes)
+
+
+def resource_value(resource: Any) -> int | None:
+    """Snakemake wraps `--resources` values in Resource objects; we need the number."""
+    value = getattr(resource, "value", resource)
+    return int(value) if isinstance(value, int | float) else None
+
+
+def load_planned_recipe(recipe_file: str | Path) -> Recipe:
+    """The recipe a job runs with, as resolved by the Snakefile at parse time."""
+    return Recipe.model_validate_json(Path(recipe_file).read_bytes())
