@@ -1,0 +1,5 @@
+"""`python -m sdgflow` is the `sdgflow` console script."""
+
+from sdgflow.cli import main
+
+main()
