@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sdgflow.pack.config import PackingConfig
 from sdgflow.project.config import OutputProjection
+from sdgflow.simulator.settings import SimulatorSettings
 from sdgflow.validate.config import ValidationConfig
 
 
@@ -191,7 +192,7 @@ class Recipe(Strict):
     packing: PackingConfig = PackingConfig()
     report: ReportConfig = ReportConfig()
     # Knobs of the offline simulator (latency, slots, fault rates); see `sdgflow serve-sim --help`.
-    simulator: dict[str, Any] = {}
+    simulator: SimulatorSettings = SimulatorSettings()
 
     @property
     def sampler_columns(self) -> list[CategoryColumn | SubcategoryColumn | UniformColumn]:

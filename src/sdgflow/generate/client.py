@@ -42,9 +42,8 @@ def make_client(recipe: Recipe, alias: str, concurrency: int) -> openai.AsyncOpe
     kwargs: dict[str, Any] = {}
     if provider.name == OFFLINE:
         from sdgflow.simulator.app import create_app
-        from sdgflow.simulator.settings import SimulatorSettings
 
-        app = create_app(SimulatorSettings.model_validate(recipe.simulator))
+        app = create_app(recipe.simulator)
         kwargs["transport"] = httpx2.ASGITransport(app=app)
     http_client = httpx2.AsyncClient(limits=limits, timeout=timeout, **kwargs)
     # The key is read from the environment here, at request time, and never stored anywhere.

@@ -31,7 +31,8 @@ EXCLUDED: dict[str, str] = {
     "output_dir / output_path / work_dir / preview": "locations, not content",
     "report.*": "read by the report stage only",
 }
-TIMING_SIMULATOR_KEYS = {"latency", "latency_jitter", "slots", "retry_after", "hang_seconds"}
+TIMING_SIMULATOR_KEYS = {"latency", "latency_jitter", "slots", "retry_after", "hang_seconds",
+                         "log_requests"}
 IDENTITY_INFERENCE_KEYS = ("temperature", "top_p", "max_tokens", "seed", "stop", "extra_body")
 
 
@@ -66,8 +67,8 @@ def stage_specs(recipe: Recipe) -> dict[str, dict[str, Any]]:
         "seed": recipe.seed,
         "columns": [c.model_dump() for c in recipe.llm_columns],
         "models": {a: model_identity(recipe, a) for a in aliases},
-        "simulator": {k: v for k, v in recipe.simulator.items()
-                      if k not in TIMING_SIMULATOR_KEYS} if offline else None,
+        "simulator": recipe.simulator.model_dump(mode="json", exclude=TIMING_SIMULATOR_KEYS)
+        if offline else None,
     }
     ranges = shard_ranges(recipe.num_records, recipe.shard_size)
     specs: dict[str, dict[str, Any]] = {
