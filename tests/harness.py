@@ -35,8 +35,8 @@ class Run:
 
 
 def snakemake(project: Path, *args: str, env: dict[str, str] | None = None,
-              timeout: float = 300) -> Run:
-    argv = [sys.executable, "-m", "snakemake", "--cores", "4", *args]
+              timeout: float = 300, cores: int = 4) -> Run:
+    argv = [sys.executable, "-m", "snakemake", "--cores", str(cores), *args]
     full_env = {**os.environ, **(env or {})}
     full_env.pop("SDGFLOW_RECIPE", None)
     done = subprocess.run(argv, cwd=project, env=full_env, capture_output=True, text=True,

@@ -141,3 +141,25 @@ def test_kill_9_mid_run_then_rerun_repeats_no_completed_request(project: Path,
     # ... so the only answers paid twice are those in flight at the kill (at most the budget).
     assert after["repeated_completed"] <= 4
     assert sorted(r["record_id"] for r in generated(project)) == list(range(48))
+
+
+@pytest.mark.parametrize("sim", [("--latency", "0.05", "--slots", "64")], indirect=True)
+def test_jobs_together_never_exceed_the_endpoint_budget(project: Path, sim: SimServer) -> None:
+    set_size(project, 120, 15, "      max_parallel_requests: 64\n")
+    point_recipe_at(project, "customer_support_tools", sim)
+    run = snakemake(project, TARGET, "--resources", "llm_slots=12", cores=8, env=sim_env())
+    assert run.returncode == 0, run.output
+    assert run.rules["generate"] == 8
+    stats = sim.stats()
+    # 8 shards share a budget of 12: each job gets 1 slot (12 // 8) and at most 8 run at once.
+    assert 1 < stats["max_in_flight"] <= 12
+    assert stats["completed"] == 120
+
+
+def test_preview_config_writes_under_the_preview_path(project: Path) -> None:
+    run = snakemake(project, "output/sdg/preview/customer_support_tool_sft.jsonl", "--config",
+                    "preview=true", "num_records=3")
+    assert run.returncode == 0, run.output
+    preview = project / "output" / "sdg" / "preview"
+    assert (preview / "customer_support_tool_sft.jsonl").exists()
+    assert not (project / "output" / "sdg" / "customer_support_tool_sft.jsonl").exists()
