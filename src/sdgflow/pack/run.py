@@ -209,7 +209,11 @@ def tokenize_file(in_path: Path, tok_name: str, template: str | None, keep_token
     in_path = Path(in_path)
     size = in_path.stat().st_size
     if workers is None:
-        workers = min(os.cpu_count() or 1, 8)
+        try:
+            ncpu = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            ncpu = os.cpu_count() or 1
+        workers = min(ncpu, 8)
     if workers <= 1 or size < _PARALLEL_MIN_BYTES:
         threads = workers if workers > 1 else 1
         return [_worker((str(in_path), 0, size, tok_name, template, keep_tokens, threads))]
