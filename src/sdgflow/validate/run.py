@@ -1,0 +1,208 @@
+"""Stream projected rows through the check table: valid rows, rejects, report, quality gate.
+
+Input is `projected.jsonl` (rows with a private `_sdg` key) or a plain final-format JSONL (then
+each row's own metadata is its context). Output keeps input order (record_id order) and is
+written as it streams; only counters, <= 3 examples per code and the dedupe hashes are kept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel
+
+from sdgflow.project.config import OpenAIMessagesProjection, StructuredMessagesProjection
+from sdgflow.project.projections import PROJECTION_CODES
+from sdgflow.validate.checks import CHECKS, Conversation, active_checks, is_tool_calling
+from sdgflow.validate.config import ValidationConfig
+
+Projection = StructuredMessagesProjection | OpenAIMessagesProjection
+
+MAX_EXAMPLES = 3
+UNPARSEABLE = "row.unparseable"
+
+
+class GateFailed(Exception):
+    """The pass rate is below `validation.min_pass_rate`; raised after every output is written."""
+
+    def __init__(self, message: str, report: ValidationReport) -> None:
+        self.report = report
+        super().__init__(message)
+
+
+class CheckCount(BaseModel):
+    failed: int = 0
+    severity: Literal["error", "warn", "off"]
+    stage: Literal["project", "validate"] = "validate"
+    description: str
+
+
+class Example(BaseModel):
+    record_id: Any
+    message: str
+
+
+class ValidationReport(BaseModel):
+    records_in: int = 0
+    projection_rejects: int = 0
+    valid: int = 0
+    rejected: int = 0
+    warned: int = 0
+    duplicates: int = 0
+    pass_rate: float = 0.0
+    min_pass_rate: float
+    gate_passed: bool = True
+    checks: dict[str, CheckCount]
+    examples: dict[str, list[Example]] = {}
+    repairs: dict[str, int] = {}
+
+
+def _dump_line(obj: Any) -> bytes:
+    try:
+        return orjson.dumps(obj) + b"\n"
+    except TypeError:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def _write_reject(fh: Any, record_id: Any, codes: list[str], reasons: list[str],
+                  row: dict[str, Any] | None, raw: str | None = None) -> None:
+    fh.write(_dump_line({"record_id": record_id, "stage": "validate", "codes": codes,
+                         "reasons": reasons, "row": row, "raw": raw}))
+
+
+def validate_file(
+    in_path: str | Path,
+    validation: ValidationConfig,
+    projection: Projection | None,
+    out_path: str | Path,
+    rejects_path: str | Path,
+    report_path: str | Path,
+    projection_rejects_path: str | Path | None = None,
+) -> ValidationReport:
+    """Validate every row of `in_path`; raise `GateFailed` (after writing all three outputs)
+    when valid / (rows + projection rejects) < `validation.min_pass_rate`."""
+    checks = active_checks(validation, projection)
+    active = {c.code: sev for c, sev in checks}
+    failed: Counter[str] = Counter()
+    examples: dict[str, list[Example]] = {}
+    repairs: Counter[str] = Counter()
+    seen: dict[int, Any] = {}
+    n = valid = rejected = warned = duplicates = 0
+    row_keys = ("messages", "tools") if is_tool_calling(projection) else ("messages",)
+
+    def note(code: str, record_id: Any, message: str) -> None:
+        failed[code] += 1
+        bucket = examples.setdefault(code, [])
+        if len(bucket) < MAX_EXAMPLES:
+            bucket.append(Example(record_id=record_id, message=message))
+
+    for path in (out_path, rejects_path, report_path):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(in_path, "rb") as src, open(out_path, "wb") as out, \
+            open(rejects_path, "wb") as rej:
+        for index, line in enumerate(src):
+            if not line.strip():
+                continue
+            n += 1
+            try:
+                row = orjson.loads(line)
+                if not isinstance(row, dict):
+                    raise ValueError(f"the line holds a {type(row).__name__}, not an object")
+            except ValueError as exc:
+                message = f"line {index + 1} is not a JSON object: {exc}"
+                note(UNPARSEABLE, index, message)
+                rejected += 1
+                _write_reject(rej, index, [UNPARSEABLE], [message], None,
+                              line.decode("utf-8", "replace"))
+                continue
+            sdg = row.pop("_sdg", None)
+            if isinstance(sdg, dict):
+                record_id = sdg.get("record_id", index)
+                context = sdg.get("context") or {}
+                if sdg.get("repairs"):
+                    repairs.update(sdg["repairs"])
+            else:
+                record_id = row.get("record_id", index)
+                context = {k: v for k, v in row.items() if k not in row_keys}
+            conv = Conversation(row, context, record_id, validation, projection, seen)
+            codes: list[str] = []
+            reasons: list[str] = []
+            is_error = False
+            for entry, severity in checks:
+                problems = entry.func(conv)
+                if not problems:
+                    continue
+                sentence = "; ".join(problems)
+                codes.append(entry.code)
+                reasons.append(sentence)
+                note(entry.code, record_id, sentence)
+                is_error = is_error or severity == "error"
+                if entry.code == "messages.missing":
+                    break  # nothing else can be checked without messages
+            if "dedupe.duplicate" in codes:
+                duplicates += 1
+            if is_error:
+                rejected += 1
+                _write_reject(rej, record_id, codes, reasons, row)
+                continue
+            valid += 1
+            if codes:
+                warned += 1
+            if conv.digest is not None:
+                seen.setdefault(conv.digest, record_id)
+            out.write(_dump_line(row))
+
+    projection_rejects = 0
+    if projection_rejects_path is not None and Path(projection_rejects_path).exists():
+        with open(projection_rejects_path, "rb") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                projection_rejects += 1
+                entry_ = orjson.loads(line)
+                for code, reason in zip(entry_.get("codes", []), entry_.get("reasons", []),
+                                        strict=False):
+                    note(code, entry_.get("record_id"), reason)
+
+    total = n + projection_rejects
+    pass_rate = valid / total if total else 0.0
+    counts: dict[str, CheckCount] = {}
+    for code, description in PROJECTION_CODES.items():
+        counts[code] = CheckCount(failed=failed.get(code, 0), severity="error", stage="project",
+                                  description=description)
+    counts[UNPARSEABLE] = CheckCount(failed=failed.get(UNPARSEABLE, 0), severity="error",
+                                     description="the input line is a JSON object")
+    for code, entry in CHECKS.items():
+        counts[code] = CheckCount(failed=failed.get(code, 0), severity=active.get(code, "off"),
+                                  description=entry.description)
+    for code in failed:  # codes from a projection rejects file written by another version
+        counts.setdefault(code, CheckCount(failed=failed[code], severity="error",
+                                           stage="project", description=""))
+    report = ValidationReport(
+        records_in=n, projection_rejects=projection_rejects, valid=valid, rejected=rejected,
+        warned=warned, duplicates=duplicates, pass_rate=round(pass_rate, 6),
+        min_pass_rate=validation.min_pass_rate, gate_passed=pass_rate >= validation.min_pass_rate,
+        checks=counts, examples=examples, repairs=dict(repairs),
+    )
+    Path(report_path).write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    if not report.gate_passed:
+        raise GateFailed(gate_message(report), report)
+    return report
+
+
+def gate_message(report: ValidationReport) -> str:
+    total = report.records_in + report.projection_rejects
+    top = sorted(((c.failed, code) for code, c in report.checks.items()
+                  if c.failed and c.severity == "error"), reverse=True)[:3]
+    causes = ", ".join(f"{code} ({count})" for count, code in top) or "no records at all"
+    return (
+        f"validation gate failed: pass rate {report.pass_rate:.1%} ({report.valid} of {total} "
+        f"records valid) is below validation.min_pass_rate={report.min_pass_rate:g}. "
+        f"Top failure codes: {causes}. Read the examples in the validation report, fix the "
+        "prompt or the recipe, or lower validation.min_pass_rate (or set a check to warn under "
+        "validation.checks) if these rejects are acceptable."
+    )
