@@ -13,5 +13,7 @@ rule generate:
         llm_slots=PLAN.slots_per_job,
     log:
         get_log("generate", per_shard=True),
+    conda:
+        "../envs/sdgflow.yaml"
     script:
         "../scripts/generate.py"

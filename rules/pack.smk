@@ -13,5 +13,7 @@ rule pack:
         recipe=PLAN.recipe_file,
     log:
         get_log("pack"),
+    conda:
+        "../envs/sdgflow.yaml"
     script:
         "../scripts/pack.py"

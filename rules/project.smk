@@ -10,5 +10,7 @@ rule project:
         recipe=PLAN.recipe_file,
     log:
         get_log("project"),
+    conda:
+        "../envs/sdgflow.yaml"
     script:
         "../scripts/project.py"

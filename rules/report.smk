@@ -17,5 +17,7 @@ rule report:
         recipe=PLAN.recipe_file,
     log:
         get_log("report"),
+    conda:
+        "../envs/sdgflow.yaml"
     script:
         "../scripts/report.py"

@@ -9,5 +9,7 @@ rule seed:
         recipe=PLAN.recipe_file,
     log:
         get_log("seed", per_shard=True),
+    conda:
+        "../envs/sdgflow.yaml"
     script:
         "../scripts/seed.py"

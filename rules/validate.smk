@@ -17,5 +17,7 @@ rule validate:
         recipe=PLAN.recipe_file,
     log:
         get_log("validate"),
+    conda:
+        "../envs/sdgflow.yaml"
     script:
         "../scripts/validate.py"
