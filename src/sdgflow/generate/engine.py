@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,10 +123,20 @@ class BatchGenerator:
         return request_key(record_id, name, provider, body)
 
     async def _report(self, progress: Progress, every: float) -> None:
-        while True:
-            await asyncio.sleep(every)
-            in_flight = sum(c.limiter.in_flight for c in self.callers.values())
-            log.info("%s", progress.line(in_flight))
+        """A live line on a terminal; periodic log lines in job logs and CI."""
+        live = sys.stderr.isatty()
+        try:
+            while True:
+                await asyncio.sleep(0.5 if live else every)
+                in_flight = sum(c.limiter.in_flight for c in self.callers.values())
+                if live:
+                    sys.stderr.write(f"\r\x1b[2K{progress.line(in_flight)}")
+                    sys.stderr.flush()
+                else:
+                    log.info("%s", progress.line(in_flight))
+        finally:
+            if live:
+                sys.stderr.write("\r\x1b[2K")
 
     async def _record(self, record: dict[str, Any], stored: dict[str, StoredAnswer],
                       progress: Progress) -> dict[str, ColumnResult]:
