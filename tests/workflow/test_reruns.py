@@ -40,7 +40,8 @@ def test_identical_rerun_runs_nothing(built: Path) -> None:
 
 def test_comment_key_order_and_formatting_edits_run_nothing(built: Path) -> None:
     path = recipe_of(built)
-    edit(path, "# Multi-turn customer-support", "# An edited comment.\n# Multi-turn customer-support")
+    edit(path, "# Multi-turn customer-support",
+         "# An edited comment.\n# Multi-turn customer-support")
     edit(path, "    values: [calm, frustrated, rushed, confused]",
          "    values:\n      - calm\n      - frustrated\n      - rushed\n      - confused")
     edit(path, "output_dir: ", "seed: 0\noutput_dir: ")  # same value, new key order
