@@ -11,14 +11,14 @@
 import sys
 
 from sdgflow.config.errors import ConfigError
-from sdgflow.stages.plan import RECIPE_ENV, plan_build, resource_value
+from sdgflow.stages.plan import RECIPE_ENV, parallel_jobs, plan_build, resource_value
 
 
 try:
     PLAN = plan_build(
         config,
         targets=sys.argv[1:],
-        parallel_jobs=max(workflow.cores or 1, workflow.nodes or 1),
+        parallel_jobs=parallel_jobs(workflow),
         global_slots=resource_value(workflow.global_resources.get("llm_slots")),
     )
 except ConfigError as error:

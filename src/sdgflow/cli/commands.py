@@ -2,9 +2,11 @@
 
 from sdgflow.cli import (  # noqa: F401
     config_cmd,
+    inspect,
     pack,
     preview,
     project,
+    report,
     run,
     serve_sim,
     validate,

@@ -90,6 +90,16 @@ def resource_value(resource: Any) -> int | None:
     return int(value) if isinstance(value, int | float) else None
 
 
+def parallel_jobs(workflow: Any) -> int:
+    """Jobs that may run at once. `--report` and `--lint` give no core count, and Snakemake 9
+    raises when `workflow.cores` is read without one; no generation runs then anyway."""
+    try:
+        cores = workflow.cores
+    except Exception:
+        cores = None
+    return max(cores or 1, workflow.nodes or 1)
+
+
 def load_planned_recipe(recipe_file: str | Path) -> Recipe:
     """The recipe a job runs with, as resolved by the Snakefile at parse time."""
     return Recipe.model_validate_json(Path(recipe_file).read_bytes())

@@ -158,10 +158,12 @@ def validate_file(
 
     projection_rejects = 0
     if projection_rejects_path is not None and Path(projection_rejects_path).exists():
-        with open(projection_rejects_path, "rb") as fh:
+        # The user-facing rejects file holds every reject, whichever stage refused it.
+        with open(projection_rejects_path, "rb") as fh, open(rejects_path, "ab") as rej_out:
             for line in fh:
                 if not line.strip():
                     continue
+                rej_out.write(line if line.endswith(b"\n") else line + b"\n")
                 projection_rejects += 1
                 entry_ = orjson.loads(line)
                 for code, reason in zip(entry_.get("codes", []), entry_.get("reasons", []),
