@@ -235,7 +235,9 @@ def test_report_counts_projection_rejects_and_gate_fails_after_writing(tmp_path:
         "failed": 1, "severity": "error", "stage": "project",
         "description": report["checks"]["parse.truncated"]["description"]}
     assert len(report["examples"]["final.ungrounded_tool"]) == 3
-    assert len((tmp_path / "r.jsonl").read_text().splitlines()) == 3
+    # The rejects file carries both stages' rejects: three from validation, one from projection.
+    stages = [json.loads(line)["stage"] for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert sorted(stages) == ["project", "validate", "validate", "validate"]
     assert len((tmp_path / "v.jsonl").read_text().splitlines()) == 1
 
 
