@@ -166,3 +166,10 @@ def test_llm_columns_in_a_cycle_are_rejected(project: Path) -> None:
          "Write one question a {{ assistant_response }}")
     with pytest.raises(ConfigError, match="cycle: "):
         load_recipe("default")
+
+
+def test_missing_seed_file_is_a_load_error(project: Path) -> None:
+    (project / "data" / "customer_support_tool_seeds.jsonl").unlink()
+    with pytest.raises(ConfigError) as info:
+        load_recipe("customer_support_tools")
+    assert "seed_dataset.path" in str(info.value) and "seed file not found" in str(info.value)

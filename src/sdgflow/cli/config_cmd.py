@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Annotated
+
 import typer
 from omegaconf import OmegaConf
 from rich.console import Console
@@ -26,11 +29,16 @@ def show(config: RecipeOption, overrides: OverridesArg = None) -> None:
 
 
 @config_app.command("hash")
-def hash_(config: RecipeOption, overrides: OverridesArg = None) -> None:
+def hash_(config: RecipeOption, overrides: OverridesArg = None,
+          as_json: Annotated[bool, typer.Option("--json", help="Print {stage: hash} as JSON."
+                                                )] = False) -> None:
     """Print each stage's spec hash, and the keys no hash contains (with why)."""
     with user_errors():
         recipe = load_recipe(config, overrides or [])
         specs = stage_specs(recipe)
+    if as_json:
+        typer.echo(json.dumps({stage: digest(spec) for stage, spec in specs.items()}, indent=2))
+        return
     table = Table("stage", "hash", title=f"stage hashes of {recipe.name}")
     for stage, spec in specs.items():
         if not stage.startswith("rows-"):

@@ -17,13 +17,14 @@ from sdgflow.config.load import DOTLIST_KEY, SELECT_KEY
 def snakemake_argv(config: str, overrides: list[str], jobs: int, profile: str | None,
                    targets: list[str], extra: list[str]) -> list[str]:
     """The snakemake command line for a recipe: the same `--config` carrier keys users type."""
-    argv = [sys.executable, "-m", "snakemake", "--jobs", str(jobs), "--config",
-            f"{SELECT_KEY}={config}"]
-    if overrides:
-        argv.append(f"{DOTLIST_KEY}=[{', '.join(overrides)}]")
+    # Targets go first: `--config` takes every following word as another KEY=VALUE.
+    argv = [sys.executable, "-m", "snakemake", *targets, "--jobs", str(jobs), *extra]
     if profile:
         argv += ["--profile", profile]
-    return argv + extra + targets
+    argv += ["--config", f"{SELECT_KEY}={config}"]
+    if overrides:
+        argv.append(f"{DOTLIST_KEY}=[{', '.join(overrides)}]")
+    return argv
 
 
 @app.command("run")

@@ -247,6 +247,10 @@ def _check_references(recipe: Recipe, path: Path) -> None:
             if parent is None or parent.type != "category":
                 fail(["columns", i, "category"], f"'{col.category}' is not a category column",
                      "name a category column declared in columns:")
+    if not Path(recipe.seed_dataset.path).is_file():
+        fail(["seed_dataset", "path"], f"seed file not found: {recipe.seed_dataset.path}",
+             "create it, or point seed_dataset.path at a JSONL file (paths built from "
+             "${oc.env:PWD} are relative to the directory you run from)")
     _check_prompts(recipe, path, fail)
     projection = recipe.output_projection
     known = set(seed_fields) | {c.name for c in recipe.columns}
