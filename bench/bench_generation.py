@@ -1,0 +1,313 @@
+"""Generation efficiency: end-to-end `snakemake -j8` against `sdgflow serve-sim`.
+
+For each (latency, slots) shape: a scratch copy of the project, the customer_support_tools
+recipe with `max_parallel_requests: SLOTS` pointed at a fresh simulator on 127.0.0.1, then
+
+    snakemake -j8 <training JSONL> --resources llm_slots=SLOTS
+
+timed as a whole. The limit is records x latency / slots (the endpoint never idle, no overhead);
+ratio = limit / wall. Prints figures only; nothing here fails on timing.
+
+    python bench/bench_generation.py                      # (0.5 s, 64 slots), 4000 records
+    python bench/bench_generation.py --shapes all         # + (0.05 s, 16) and (2 s, 256)
+    python bench/bench_generation.py --records 400 --latency 0.05 --slots 16   # quick check
+    python bench/bench_generation.py --peer-python /path/to/venv/bin/python    # + peer column
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from common import (
+    SIM_KEY,
+    SIM_KEY_ENV,
+    TARGET,
+    ScratchProject,
+    Sim,
+    load_average,
+    log,
+    machine_info,
+    print_table,
+    require_ok,
+    run_snakemake,
+    run_timed,
+)
+
+DEFAULT_SHAPE = (0.5, 64)
+ALL_SHAPES = [(0.5, 64), (0.05, 16), (2.0, 256)]
+# What the issue reports for the peer tool (Data Designer) on the same shapes: ratio, CPU/1000.
+PEER_REPORTED = {(0.5, 64): (0.83, 5.0), (0.05, 16): (0.43, None)}
+MIN_LIMIT_S = 30.0
+
+
+@dataclass
+class Result:
+    latency: float
+    slots: int
+    records: int
+    shards: int
+    shard_size: int
+    wall: float
+    window: float
+    limit: float
+    busy: float
+    cpu: float
+    main_cpu: float | None
+    jobs: int
+    generate_jobs: int
+    sim_cpu: float | None
+    requests: int
+    unique: int
+    repeated: int
+    max_in_flight: int
+    phases: dict[str, float | None]
+    peer_ratio: str = "-"
+
+    @property
+    def ratio(self) -> float:
+        return self.limit / self.wall
+
+    @property
+    def window_ratio(self) -> float:
+        return self.limit / self.window if self.window else float("nan")
+
+    @property
+    def utilisation(self) -> float:
+        return self.busy / (self.slots * self.window) if self.window else float("nan")
+
+    @property
+    def cpu_per_1000(self) -> float:
+        return self.cpu / self.records * 1000
+
+
+def records_for(latency: float, slots: int, jobs: int) -> int:
+    """Fewest records (a multiple of 2 x jobs x 50) whose limit is >= MIN_LIMIT_S."""
+    step = 2 * jobs * 50
+    return math.ceil(MIN_LIMIT_S * slots / latency / step) * step
+
+
+def timeline(entries: list[dict[str, Any]], latency: float, slots: int, started: float,
+             ended: float) -> dict[str, float | None]:
+    """Where the wall time went, from the simulator's per-request log (unix times).
+
+    A request answered at t was served during [t - latency, t] (no jitter, no queueing when
+    max_in_flight <= slots). `full` is the time at >= 90% of the slots in use.
+    """
+    ok = sorted(e["unix_time"] for e in entries if e.get("status") == "200")
+    if not ok:
+        return {}
+    events = sorted([(t - latency, 1) for t in ok] + [(t, -1) for t in ok])
+    threshold = max(1, math.ceil(0.9 * slots))
+    level, first_full, last_full, full = 0, None, None, 0.0
+    for (t, step), (t_next, _) in zip(events, [*events[1:], (events[-1][0], 0)], strict=True):
+        level += step
+        if level >= threshold:
+            first_full = t if first_full is None else first_full
+            last_full = t_next
+            full += t_next - t
+    first, last = ok[0] - latency, ok[-1]
+    return {
+        "startup": first - started,
+        "ramp": (first_full - first) if first_full is not None else None,
+        "full": full,
+        "tail": (last - last_full) if last_full is not None else None,
+        "after": ended - last,
+    }
+
+
+def run_shape(latency: float, slots: int, records: int, shard_size: int, jobs: int,
+              target: str, keep: Path | None) -> Result:
+    with ScratchProject(keep) as project, Sim(project.root, latency, slots) as sim:
+        project.configure(records=records, shard_size=shard_size,
+                          max_parallel_requests=slots, sim=sim)
+        log(f"shape ({latency}s, {slots} slots): {records} records, shard_size "
+            f"{shard_size}, in {project.root}")
+        sim_cpu_before = sim.cpu_seconds()
+        run = run_snakemake(project, target, "--resources", f"llm_slots={slots}",
+                            jobs=jobs, log_file=project.root / "bench-snakemake.log",
+                            timeout=max(1800, 20 * records * latency / slots))
+        require_ok(run, "snakemake")
+        stats = sim.stats()
+        sim_cpu_after = sim.cpu_seconds()
+        phases = timeline(sim.answered(), latency, slots, run.extra["started_unix"],
+                          run.extra["ended_unix"])
+    window = (stats["last_response_at"] or 0) - (stats["first_request_at"] or 0)
+    sim_cpu = (sim_cpu_after - sim_cpu_before
+               if sim_cpu_after is not None and sim_cpu_before is not None else None)
+    return Result(
+        latency=latency, slots=slots, records=records,
+        shards=math.ceil(records / shard_size), shard_size=shard_size, wall=run.wall,
+        window=window, limit=records * latency / slots, busy=stats["busy_slot_seconds"],
+        cpu=run.cpu, main_cpu=run.extra.get("main_cpu"), jobs=sum(run.rules.values()),
+        generate_jobs=run.rules.get("generate", 0), sim_cpu=sim_cpu,
+        requests=stats["requests"], unique=stats["fingerprints_completed"],
+        repeated=stats["repeated_completed"], max_in_flight=stats["max_in_flight"],
+        phases=phases)
+
+
+# --------------------------------------------------------------------------- peer (optional)
+
+PEER_DRIVER = textwrap.dedent('''
+    """Run the customer_support_tools recipe through Data Designer against the simulator."""
+    import json, sys, time
+    import pandas as pd
+    import yaml
+
+    recipe_path, endpoint, records, slots = sys.argv[1], sys.argv[2], int(sys.argv[3]), \\
+        int(sys.argv[4])
+    recipe = yaml.safe_load(open(recipe_path))
+    import data_designer.config as dd
+    try:
+        from data_designer.interface import DataDesigner
+    except ImportError:
+        from data_designer.essentials import DataDesigner
+    model = recipe["models"][0]
+    params = dict(model.get("inference_parameters", {}))
+    params["max_parallel_requests"] = slots
+    provider = dd.ModelProvider(name="sim", endpoint=endpoint, provider_type="openai",
+                                api_key="SDGFLOW_SIM_KEY")
+    models = [dd.ModelConfig(alias=model["alias"], model=model["model"], provider="sim",
+                             skip_health_check=True,
+                             inference_parameters=dd.ChatCompletionInferenceParams(**params))]
+    builder = dd.DataDesignerConfigBuilder(model_configs=models)
+    seeds = pd.read_json(recipe["seed_dataset"]["path"], lines=True)
+    builder.with_seed_dataset(dd.DataFrameSeedSource(df=seeds))
+    for column in recipe["columns"]:
+        if column["type"] == "category":
+            builder.add_column(dd.SamplerColumnConfig(
+                name=column["name"], sampler_type=dd.SamplerType.CATEGORY,
+                params=dd.CategorySamplerParams(values=column["values"])))
+        else:
+            builder.add_column(dd.LLMTextColumnConfig(
+                name=column["name"], model_alias=column["model_alias"],
+                prompt=column["prompt"]))
+    designer = DataDesigner(model_providers=[provider])
+    start = time.perf_counter()
+    designer.create(builder, num_records=records)
+    print(json.dumps({"wall": time.perf_counter() - start}))
+''')
+
+
+def peer_available(python: str | None) -> bool:
+    if not python:
+        return False
+    done = subprocess.run([python, "-c", "import data_designer"], capture_output=True)
+    return done.returncode == 0
+
+
+def run_peer(python: str, latency: float, slots: int, records: int, keep: Path | None) -> str:
+    """The peer's ratio on the same shape and simulator, or why it could not run."""
+    with ScratchProject(keep) as project, Sim(project.root, latency, slots) as sim:
+        recipe = project.configure(records=records)
+        recipe.write_text(recipe.read_text().replace("${oc.env:PWD}", str(project.root)))
+        driver = Path(tempfile.mkstemp(suffix="-peer.py", dir=project.root)[1])
+        driver.write_text(PEER_DRIVER)
+        log(f"peer: {python} on ({latency}s, {slots} slots), {records} records")
+        run = run_timed([python, str(driver), str(recipe), f"{sim.url}/v1", str(records),
+                         str(slots)], project.root, {**os.environ, SIM_KEY_ENV: SIM_KEY},
+                        timeout=max(1800, 20 * records * latency / slots))
+        if run.returncode != 0:
+            return f"failed: {run.output.strip().splitlines()[-1][:60] if run.output else '?'}"
+        stats = sim.stats()
+        limit = records * latency / slots
+        return (f"{limit / run.wall:.2f} ({run.cpu / records * 1000:.1f} CPU-s/1k, "
+                f"{stats['repeated_completed']} repeats)")
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shapes", choices=["default", "all"], default="default")
+    parser.add_argument("--latency", type=float, help="one custom shape: seconds per request")
+    parser.add_argument("--slots", type=int, help="one custom shape: simulator slots = budget")
+    parser.add_argument("--records", type=int,
+                        help="records per shape (default: 4000 for the default shape, else the "
+                        "fewest giving a limit >= 30 s)")
+    parser.add_argument("--jobs", type=int, default=8, help="snakemake -j (default 8)")
+    parser.add_argument("--shards-per-job", type=int, default=1,
+                        help="shards = jobs x this (default 1: one wave of generate jobs)")
+    parser.add_argument("--target", default=TARGET,
+                        help="snakemake target (default: the training JSONL; 'all' for the "
+                        "default target with packing and report)")
+    parser.add_argument("--peer-python", help="interpreter of a venv where data_designer imports")
+    parser.add_argument("--keep", type=Path, help="keep the scratch project here (one shape)")
+    args = parser.parse_args()
+
+    if args.latency is not None or args.slots is not None:
+        shapes = [(args.latency if args.latency is not None else DEFAULT_SHAPE[0],
+                   args.slots or DEFAULT_SHAPE[1])]
+    elif args.shapes == "all":
+        shapes = ALL_SHAPES
+    else:
+        shapes = [DEFAULT_SHAPE]
+    peer = args.peer_python if peer_available(args.peer_python) else None
+    target = "all" if args.target == "all" else args.target
+
+    results = []
+    for latency, slots in shapes:
+        if args.records:
+            records = args.records
+        elif (latency, slots) == DEFAULT_SHAPE:
+            records = 4000
+        else:
+            records = records_for(latency, slots, args.jobs)
+        shard_size = math.ceil(records / (args.jobs * args.shards_per_job))
+        result = run_shape(latency, slots, records, shard_size, args.jobs, target, args.keep)
+        if peer:
+            result.peer_ratio = run_peer(peer, latency, slots, records, None)
+        results.append(result)
+        log(f"done: wall {result.wall:.1f}s, ratio {result.ratio:.2f}")
+
+    print(f"\nmachine: {machine_info()}; {load_average()} at the end")
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}; snakemake -j{args.jobs} {target} "
+          "--resources llm_slots=SLOTS; simulator on 127.0.0.1")
+    rows = []
+    for r in results:
+        reported = PEER_REPORTED.get((r.latency, r.slots))
+        rows.append([
+            r.latency, r.slots, r.records, r.shards, r.shard_size, r.wall, r.window, r.limit,
+            r.ratio, r.window_ratio, r.utilisation, r.cpu_per_1000,
+            f"{r.requests}/{r.unique}", r.repeated, r.max_in_flight,
+            reported[0] if reported else "-",
+            reported[1] if reported and reported[1] is not None else "-",
+            r.peer_ratio if peer else "-",
+        ])
+    print_table(
+        ["latency", "slots", "records", "shards", "shard_size", "wall_s", "window_s", "limit_s",
+         "ratio", "win_ratio", "slot_util", "cpu_s/1k", "req/unique", "repeats", "max_infl",
+         "peer_ratio(issue)", "peer_cpu/1k(issue)", "peer_ratio(measured)"],
+        rows, title="Generation efficiency (targets: ratio >= 0.95, cpu_s/1k <= 1, repeats 0)")
+    if not peer:
+        print("peer: not available (pass --peer-python PATH to a venv with data-designer)")
+
+    rows = []
+    for r in results:
+        p = r.phases
+        job_cpu = r.cpu - r.main_cpu if r.main_cpu is not None else None
+        rows.append([
+            r.latency, r.slots, p.get("startup"), p.get("ramp"), p.get("full"), p.get("tail"),
+            p.get("after"), r.cpu, r.main_cpu, job_cpu, r.jobs, r.generate_jobs,
+            job_cpu / r.jobs if job_cpu is not None and r.jobs else None, r.sim_cpu,
+        ])
+    print_table(
+        ["latency", "slots", "startup_s", "ramp_s", "full_s", "tail_s", "after_s", "cpu_s",
+         "main_cpu_s", "jobs_cpu_s", "jobs", "gen_jobs", "cpu_s/job", "sim_cpu_s"],
+        rows, title="Where the time goes (startup: snakemake start -> first request; ramp: "
+        "-> 90% of slots busy; full: time at >= 90%; tail: last time at 90% -> last "
+        "response; after: last response -> snakemake exit)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

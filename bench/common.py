@@ -1,0 +1,355 @@
+"""Shared helpers for the sdgflow benches: scratch projects, the HTTP simulator, timed runs.
+
+Every bench builds a throw-away copy of the project (Snakefile, rules, scripts, configs, data,
+report) in a temp dir, edits the copy's recipe, and runs the real `snakemake` on it. Requests are
+counted where they arrive (the simulator's `/sim/stats`), never inside our client.
+
+    from bench.common import Sim, ScratchProject, run_snakemake, print_table, machine_info
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+# What a scratch project copies from the repo (the tests' fixture copies the same, plus envs/
+# which rules name in `conda:`); missing entries are skipped.
+PROJECT_FILES = ("Snakefile", "rules", "scripts", "configs", "data", "report", "envs")
+RECIPE = "customer_support_tools"
+TARGET = "output/sdg/customer_support_tool_sft.jsonl"
+WORK = Path("output/sdg/.sdgflow") / RECIPE
+SIM_KEY_ENV = "SDGFLOW_SIM_KEY"
+SIM_KEY = "sim-bench-key-not-secret"
+_RULE_LINE = re.compile(r"^\s*(?:local)?rule (\w+):", re.MULTILINE)
+_SCRUBBED_ENV = ("SDG_OUTPUT_DIR", "NEMO_RUN_DIR", "SDGFLOW_RECIPE")
+
+
+# --------------------------------------------------------------------------- machine / output
+
+
+def machine_info() -> str:
+    """`nproc` and the CPU model name, for labelling figures."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 0
+    return f"{cpus} CPUs (nproc), {model}, Python {sys.version.split()[0]}"
+
+
+def load_average() -> str:
+    """1/5/15-minute load averages: other work on the machine skews every wall time."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "load average unknown"
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f}"
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def print_table(headers: list[str], rows: list[list[Any]], title: str | None = None) -> None:
+    """A plain fixed-width table (copy-pastes into Markdown as a code block)."""
+    cells = [[fmt(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
+              for i, h in enumerate(headers)]
+    if title:
+        print(f"\n{title}")
+    print("  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+    sys.stdout.flush()
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- simulator
+
+
+class Sim:
+    """`sdgflow serve-sim` in its own process on a free 127.0.0.1 port.
+
+    Start it BEFORE measuring a snakemake run: its CPU never lands in RUSAGE_CHILDREN of the
+    bench while it is alive (only reaped children count), and `cpu_seconds()` reports it apart.
+    """
+
+    def __init__(self, workdir: Path, latency: float, slots: int, *knobs: str) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.latency, self.slots = latency, slots
+        ready = workdir / f"sim-ready-{time.monotonic_ns()}.json"
+        self.request_log = workdir / f"sim-requests-{time.monotonic_ns()}.jsonl"
+        self.stderr = (workdir / "sim-stderr.log").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sdgflow", "serve-sim", "--host", "127.0.0.1", "--port", "0",
+             "--ready-file", str(ready), "--api-key", SIM_KEY, "--latency", str(latency),
+             "--slots", str(slots), "--log-requests", str(self.request_log), *knobs],
+            stdout=subprocess.DEVNULL, stderr=self.stderr, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while not ready.exists() or not ready.read_text().strip():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"serve-sim did not start (see {self.stderr.name})")
+            time.sleep(0.05)  # polling for the file the server writes once it listens
+        self.url = f"http://127.0.0.1:{json.loads(ready.read_text())['port']}"
+
+    def stats(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.url}/sim/stats", timeout=30) as response:
+            return json.loads(response.read())
+
+    def answered(self) -> list[dict[str, Any]]:
+        """One entry per answered chat request: fingerprint, status, attempt, time, unix_time."""
+        if not self.request_log.exists():
+            return []
+        entries = []
+        for line in self.request_log.read_bytes().splitlines():
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                continue
+        return entries
+
+    def reset(self) -> None:
+        request = urllib.request.Request(f"{self.url}/sim/reset", method="POST", data=b"")
+        urllib.request.urlopen(request, timeout=30).close()
+
+    def cpu_seconds(self) -> float | None:
+        """user+sys CPU the simulator process has used so far (psutil), None if unavailable."""
+        try:
+            import psutil
+
+            times = psutil.Process(self.proc.pid).cpu_times()
+            return times.user + times.system
+        except Exception:
+            return None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.stderr.close()
+
+    def __enter__(self) -> Sim:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def sim_env() -> dict[str, str]:
+    return {SIM_KEY_ENV: SIM_KEY}
+
+
+# --------------------------------------------------------------------------- scratch project
+
+
+class ScratchProject:
+    """A copy of the project in a temp dir (removed on exit unless `keep`)."""
+
+    def __init__(self, keep: Path | None = None, prefix: str = "sdgflow-bench-") -> None:
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            self.root, self._owned = keep.resolve(), False
+        else:
+            self.root, self._owned = Path(tempfile.mkdtemp(prefix=prefix)), True
+        for name in PROJECT_FILES:
+            source, dest = REPO / name, self.root / name
+            if dest.exists() or not source.exists():
+                continue
+            if source.is_dir():
+                shutil.copytree(source, dest)
+            else:
+                shutil.copy(source, dest)
+
+    def recipe_path(self, recipe: str = RECIPE) -> Path:
+        return self.root / "configs" / f"{recipe}.yaml"
+
+    @property
+    def work(self) -> Path:
+        return self.root / WORK
+
+    def edit(self, old: str, new: str, recipe: str = RECIPE) -> None:
+        """Replace the first `old` in the recipe; raise if it is not there (the recipe moved)."""
+        path = self.recipe_path(recipe)
+        text = path.read_text()
+        if old not in text:
+            raise RuntimeError(f"{path.name}: expected text not found: {old!r}")
+        path.write_text(text.replace(old, new, 1))
+
+    def configure(self, *, records: int, shard_size: int | None = None,
+                  max_parallel_requests: int | None = None, sim: Sim | None = None,
+                  recipe: str = RECIPE) -> Path:
+        """Size the recipe, give its model a budget, point its provider at the HTTP sim."""
+        path = self.recipe_path(recipe)
+        text = path.read_text()
+        size = f"num_records: {records}\n"
+        if shard_size:
+            size += f"shard_size: {shard_size}\n"
+        text, n = re.subn(r"^num_records: .*\n", size, text, count=1, flags=re.MULTILINE)
+        if n != 1:
+            raise RuntimeError(f"{path.name}: no top-level num_records line")
+        if max_parallel_requests:
+            text, n = re.subn(r"(\n    inference_parameters:\n)",
+                              rf"\1      max_parallel_requests: {max_parallel_requests}\n",
+                              text, count=1)
+            if n != 1:
+                raise RuntimeError(f"{path.name}: no model inference_parameters block")
+        if sim is not None:
+            text = re.sub(r"^provider: \w+\n", "provider: sim\n", text, count=1,
+                          flags=re.MULTILINE)
+            text += (f"providers:\n  - name: sim\n    endpoint: {sim.url}/v1\n"
+                     f"    api_key: {SIM_KEY_ENV}\n")
+        path.write_text(text)
+        return path
+
+    def cleanup(self) -> None:
+        if self._owned:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> ScratchProject:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.cleanup()
+
+
+# --------------------------------------------------------------------------- timed runs
+
+
+@dataclass
+class Timed:
+    returncode: int
+    wall: float
+    cpu_user: float
+    cpu_sys: float
+    output: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cpu(self) -> float:
+        return self.cpu_user + self.cpu_sys
+
+    @property
+    def rules(self) -> Counter[str]:
+        """How many jobs of each rule snakemake started (or would start, with -n)."""
+        return Counter(_RULE_LINE.findall(self.output))
+
+
+def snakemake_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+    env.update(sim_env())
+    env.update(extra or {})
+    return env
+
+
+def snakemake_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "snakemake", *args]
+
+
+def run_timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None,
+              timeout: float = 3600, log_file: Path | None = None) -> Timed:
+    """Run a command to completion; wall time and the CPU of its whole (reaped) process tree.
+
+    CPU comes from RUSAGE_CHILDREN deltas: it covers the child and every descendant it waited
+    for (snakemake waits for its jobs), and nothing the bench started but has not reaped (the
+    simulator). Output goes to `log_file` (or is captured) so big runs do not fill a pipe.
+    """
+    owned_log = log_file is None
+    if log_file is None:
+        handle, name = tempfile.mkstemp(prefix="sdgflow-bench-", suffix=".log")
+        os.close(handle)
+        log_file = Path(name)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    started_unix = time.time()
+    main_cpu = None
+    with log_file.open("w") as out:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        deadline = time.monotonic() + timeout
+        watched = _watch(proc.pid)
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise TimeoutError(f"{argv[:4]} ran past {timeout}s")
+            main_cpu = _own_cpu(watched, main_cpu)
+            time.sleep(0.1)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    output = log_file.read_text(errors="replace")
+    if owned_log:
+        log_file.unlink()
+    return Timed(proc.returncode, wall, after.ru_utime - before.ru_utime,
+                 after.ru_stime - before.ru_stime, output,
+                 {"main_cpu": main_cpu, "started_unix": started_unix,
+                  "ended_unix": started_unix + wall})
+
+
+def _watch(pid: int) -> Any:
+    try:
+        import psutil
+
+        return psutil.Process(pid)
+    except Exception:
+        return None
+
+
+def _own_cpu(process: Any, last: float | None) -> float | None:
+    """CPU of the main process itself (not its jobs), sampled until it exits (a lower bound)."""
+    if process is None:
+        return last
+    try:
+        times = process.cpu_times()
+        return times.user + times.system
+    except Exception:
+        return last
+
+
+def run_snakemake(project: ScratchProject | Path, *args: str, jobs: int = 8,
+                  env: dict[str, str] | None = None, timeout: float = 3600,
+                  log_file: Path | None = None) -> Timed:
+    root = project.root if isinstance(project, ScratchProject) else project
+    return run_timed(snakemake_argv("-j", str(jobs), *args), root, snakemake_env(env),
+                     timeout, log_file)
+
+
+def require_ok(run: Timed, what: str) -> Timed:
+    """Stop the bench with the tail of snakemake's output when a run failed (not a timing check)."""
+    if run.returncode != 0:
+        tail = "\n".join(run.output.splitlines()[-40:])
+        raise SystemExit(f"{what} failed (exit {run.returncode}):\n{tail}")
+    return run
