@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import httpx2
 import openai
@@ -101,8 +100,8 @@ def test_store_write_failure_is_a_clear_error(tmp_path: Path) -> None:
         store.append(answer(1, "k"))
 
 
-def message(content: str | None, **extra: str) -> SimpleNamespace:
-    return SimpleNamespace(content=content, model_extra=extra)
+def message(content: str | None, **extra: str) -> dict:
+    return {"content": content, **extra}
 
 
 @pytest.mark.parametrize("msg,text,reasoning", [
@@ -122,3 +121,35 @@ def test_identical_prompts_in_two_records_are_two_requests() -> None:
     assert record_seed(0, 1, "c") != record_seed(0, 2, "c")
     assert request_key(1, "c", "p", body) == request_key(1, "c", "p", dict(body))
     assert request_key(1, "c", "offline", body) != request_key(1, "c", "nvidia", body)
+
+
+def test_limiter_never_exceeds_its_limit_serves_fifo_and_adapts() -> None:
+    import asyncio
+
+    from sdgflow.generate.limiter import AdaptiveLimiter
+
+    async def scenario() -> tuple[int, list[int], float, int]:
+        limiter = AdaptiveLimiter(4)
+        peak, order = 0, []
+
+        async def request(i: int) -> None:
+            nonlocal peak
+            await limiter.acquire()
+            order.append(i)
+            peak = max(peak, limiter.in_flight)
+            await asyncio.sleep(0)
+            limiter.release()
+
+        await asyncio.gather(*(request(i) for i in range(40)))
+        await limiter.acquire()
+        limiter.release(throttled=True)  # a 429: the limit halves
+        halved = limiter.limit
+        for _ in range(200):  # successes grow it back to the ceiling, never past it
+            await limiter.acquire()
+            limiter.release()
+        return peak, order, halved, int(limiter.limit)
+
+    peak, order, halved, regrown = asyncio.run(scenario())
+    assert peak == 4
+    assert order == list(range(40))  # first come, first served
+    assert halved == 2.0 and regrown == 4

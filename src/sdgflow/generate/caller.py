@@ -13,7 +13,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
 import openai
+import orjson
 
 from sdgflow.config.models import Provider
 from sdgflow.generate.limiter import AdaptiveLimiter
@@ -43,7 +45,7 @@ class CircuitOpen(Exception):
 
 @dataclass
 class CallResult:
-    response: Any
+    response: dict[str, Any]  # the chat completion as parsed JSON
     attempts: int
     latency_s: float
 
@@ -104,22 +106,28 @@ class EndpointCaller:
             throttled, wait = False, None
             self.requests_sent += 1
             try:
-                response = await self.client.chat.completions.create(**body)
-                if not response.choices:
+                # The client's low-level post: same auth, timeouts and error types as
+                # chat.completions.create, without building typed request and response objects
+                # (about 0.6 ms of CPU per request, most of our per-request cost).
+                raw = await self.client.post("/chat/completions", body=body,
+                                             cast_to=httpx2.Response)
+                response = orjson.loads(raw.content)
+                choices = response.get("choices") or []
+                if not choices:
                     raise EmptyReply("the endpoint answered with no choices")
-                message = response.choices[0].message
-                if not (message.content or "").strip() and response.choices[0].finish_reason \
-                        != "length":
+                message = choices[0].get("message") or {}
+                if not (message.get("content") or "").strip() and \
+                        choices[0].get("finish_reason") != "length":
                     raise EmptyReply("the reply had no content (reasoning only or empty)")
                 latency = time.monotonic() - started
-                await self.limiter.release()
+                self.limiter.release()
                 self.breaker.record(True)
                 return CallResult(response, attempt + 1, latency)
             except Exception as exc:
                 outcome = classify(exc)
                 throttled = isinstance(exc, openai.RateLimitError)
                 wait = retry_after(exc)
-                await self.limiter.release(throttled=throttled, wait=wait)
+                self.limiter.release(throttled=throttled, wait=wait)
                 if outcome is Outcome.FATAL:
                     raise self.fatal(exc) from None  # type: ignore[arg-type]
                 attempt += 1

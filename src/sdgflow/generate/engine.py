@@ -86,14 +86,24 @@ class BatchGenerator:
             await asyncio.gather(*(self.callers[a].health_check() for a in self.callers
                                    if not self.recipe.model_for(a).skip_health_check))
         reporter = asyncio.create_task(self._report(progress, progress_every))
+        results: list[dict[str, ColumnResult]] = [{} for _ in records]
+        queue = iter(enumerate(records))
+
+        async def worker() -> None:
+            for index, record in queue:
+                results[index] = await self._record(record, stored, progress)
+
+        # A bounded pool instead of one task per record: at most the job's share of the budget
+        # is ever waiting on the limiter, whatever the shard size.
+        workers = max(c.limiter.ceiling for c in self.callers.values()) if self.callers else 1
         try:
             async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(self._record(r, stored, progress)) for r in records]
+                for _ in range(min(workers, len(records))):
+                    group.create_task(worker())
         finally:
             reporter.cancel()
             for caller in self.callers.values():
                 await caller.client.close()
-        results = [t.result() for t in tasks]
         log.info("%s", progress.line(0))
         summary = BatchSummary(
             requests_sent=sum(c.requests_sent for c in self.callers.values()),
@@ -176,17 +186,16 @@ class BatchGenerator:
         return results
 
 
-def _answer(key: str, record_id: int, column: str, response: Any, latency: float, model: str,
-            provider: str) -> StoredAnswer:
-    choice = response.choices[0]
-    text, reasoning = split_reasoning(choice.message)
-    usage = response.usage
+def _answer(key: str, record_id: int, column: str, response: dict[str, Any], latency: float,
+            model: str, provider: str) -> StoredAnswer:
+    choice = response["choices"][0]
+    text, reasoning = split_reasoning(choice.get("message") or {})
+    usage = response.get("usage") or {}
     return StoredAnswer(
         key=key, record_id=record_id, column=column, text=text, reasoning=reasoning,
-        finish_reason=choice.finish_reason,
-        prompt_tokens=usage.prompt_tokens if usage else None,
-        completion_tokens=usage.completion_tokens if usage else None,
-        latency_s=round(latency, 4), model=model, provider=provider)
+        finish_reason=choice.get("finish_reason"), prompt_tokens=usage.get("prompt_tokens"),
+        completion_tokens=usage.get("completion_tokens"), latency_s=round(latency, 4),
+        model=model, provider=provider)
 
 
 def _from_answer(answer: StoredAnswer, attempts: int, from_store: bool) -> ColumnResult:

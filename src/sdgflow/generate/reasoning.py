@@ -8,12 +8,10 @@ from typing import Any
 _THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.DOTALL)
 
 
-def split_reasoning(message: Any) -> tuple[str, str | None]:
-    """(answer text, reasoning) from an openai ChatCompletionMessage."""
-    text = message.content or ""
-    extra = getattr(message, "model_extra", None) or {}
-    reasoning = extra.get("reasoning_content") or extra.get("reasoning") or \
-        getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
+def split_reasoning(message: dict[str, Any]) -> tuple[str, str | None]:
+    """(answer text, reasoning) from a chat completion's `message` object."""
+    text = message.get("content") or ""
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
     match = _THINK.match(text)
     if match:
         inline = match.group(1).strip()
