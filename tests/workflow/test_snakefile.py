@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.harness import snakemake
@@ -32,3 +33,18 @@ def test_config_error_is_one_clear_message(project: Path) -> None:
     assert run.returncode != 0
     assert "unknown override key 'num_recrods'" in run.output
     assert "valid keys:" in run.output
+
+
+def test_failed_quality_gate_explains_and_keeps_its_report(project: Path) -> None:
+    recipe = project / "configs" / "customer_support_tools.yaml"
+    recipe.write_text(recipe.read_text().replace(
+        "num_records: 100\n", "num_records: 20\nsimulator:\n  rate_truncate: 0.5\n"
+        "validation:\n  min_pass_rate: 0.9\n", 1))
+    run = snakemake(project, "output/sdg/customer_support_tool_sft.jsonl")
+    assert run.returncode != 0
+    assert "validation.min_pass_rate" in run.output and "parse.truncated" in run.output
+    kept = project / "output/sdg/.sdgflow/customer_support_tools/logs/validate"
+    report = json.loads((kept / "validation.failed.json").read_text())
+    assert report["gate_passed"] is False and report["pass_rate"] < 0.9
+    assert report["checks"]["parse.truncated"]["failed"] > 0
+    assert not (project / "output/sdg/customer_support_tool_sft.jsonl").exists()

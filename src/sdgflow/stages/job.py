@@ -1,4 +1,8 @@
-"""What every Snakemake `script:` adapter shares: logging to the job's log, the planned recipe."""
+"""What every Snakemake `script:` adapter shares: logging to the job's log, the planned recipe,
+and one clear message (exit 2 for a user error, 1 for a failed verdict) instead of a traceback.
+
+Stages are `script:` jobs: Snakemake spawns `run:` jobs as full Snakemake subprocesses that
+re-parse the Snakefile, which costs more than a script's interpreter start."""
 
 from __future__ import annotations
 
@@ -28,8 +32,12 @@ def configure_logging(log_file: str | Path | None, verbosity: int = 0) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+class StageFailed(Exception):
+    """The stage ran and its verdict is failure (e.g. the quality gate); the message says why."""
+
+
 def run_stage(job: Any, stage: Callable[[Recipe, Any], None]) -> None:
-    """Run `stage(recipe, job)` for a Snakemake job; a user error exits 2 with its message only."""
+    """`script:` jobs: run `stage(recipe, job)`; a user error exits 2, a failed stage 1."""
     configure_logging(job.log[0] if job.log else None)
     recipe = load_planned_recipe(job.params.recipe)
     try:
@@ -37,3 +45,6 @@ def run_stage(job: Any, stage: Callable[[Recipe, Any], None]) -> None:
     except ConfigError as error:
         logging.getLogger("sdgflow").error("%s", error)
         sys.exit(2)
+    except StageFailed as failure:
+        logging.getLogger("sdgflow").error("%s", failure)
+        sys.exit(1)

@@ -6,15 +6,12 @@ the job's log first and the message points there.
 
 from __future__ import annotations
 
-import logging
 import shutil
-import sys
 from pathlib import Path
 
 from sdgflow.config.models import Recipe
+from sdgflow.stages.job import StageFailed
 from sdgflow.validate.run import GateFailed, validate_file
-
-log = logging.getLogger("sdgflow.validate")
 
 
 def validate_stage(recipe: Recipe, projected: str, projection_rejects: str, valid: str,
@@ -27,6 +24,5 @@ def validate_stage(recipe: Recipe, projected: str, projection_rejects: str, vali
         kept.parent.mkdir(parents=True, exist_ok=True)
         for source, target in ((report, kept), (rejects, kept.with_name("rejects.failed.jsonl"))):
             shutil.copyfile(source, target)
-        log.error("%s\n  the report is kept at %s, the rejects at %s", failure, kept,
-                  kept.with_name("rejects.failed.jsonl"))
-        sys.exit(1)
+        raise StageFailed(f"{failure}\n  the report is kept at {kept}, the rejects at "
+                          f"{kept.with_name('rejects.failed.jsonl')}") from None
