@@ -8,10 +8,12 @@
 # content changed; every rule takes its spec as an input, so an edit reruns exactly the stages
 # whose spec changed, and what depends on their outputs.
 
+import dataclasses
+import os
 import sys
 
 from sdgflow.config.errors import ConfigError
-from sdgflow.stages.plan import RECIPE_ENV, parallel_jobs, plan_build, resource_value
+from sdgflow.stages.plan import RECIPE_ENV, SLOTS_ENV, parallel_jobs, plan_build, resource_value
 
 
 try:
@@ -24,9 +26,17 @@ try:
 except ConfigError as error:
     raise WorkflowError(f"sdgflow config error:\n{error}")
 
+# Cluster jobs re-parse this file on their node, where cores, --jobs and --resources differ:
+# they use the slot share the submitting process declared (and Snakemake budgeted).
+if workflow.remote_exec and os.environ.get(SLOTS_ENV):
+    PLAN = dataclasses.replace(PLAN, slots_per_job=int(os.environ[SLOTS_ENV]))
+else:
+    os.environ[SLOTS_ENV] = str(PLAN.slots_per_job)
+
 
 envvars:
     RECIPE_ENV,
+    SLOTS_ENV,
 
 
 include: "rules/common.smk"

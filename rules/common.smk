@@ -1,4 +1,6 @@
 # Shared lookups: every path a rule names comes from PLAN.paths (sdgflow.stages.paths).
+from sdgflow.stages.plan import retry_inputs
+
 
 
 wildcard_constraints:
@@ -7,6 +9,10 @@ wildcard_constraints:
 
 def get_gen_shards(wildcards):
     return [PLAN.paths.gen(k) for k in PLAN.shards]
+
+
+def get_retry(wildcards):
+    return retry_inputs(PLAN.paths, wildcards.shard)
 
 
 def get_log(stage, per_shard=False):

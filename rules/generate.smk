@@ -1,9 +1,11 @@
 # generate: one LLM call per record and LLM column for shard k; every answer goes to the store
-# as it arrives, so nothing paid for is ever asked again.
+# as it arrives, so nothing paid for is ever asked again. A shard that kept failed records
+# reruns on the next invocation (its retry spec), re-asking only the failed requests.
 rule generate:
     input:
         spec=PLAN.paths.spec("generate"),
         rows=PLAN.paths.rows("{shard}"),
+        retry=get_retry,
     output:
         shard=PLAN.paths.gen("{shard}"),
     params:

@@ -64,16 +64,35 @@ def test_faults_lose_no_record(project: Path, sim: SimServer) -> None:
     assert max(r["conversation__attempts"] for r in rows) > 1  # retries really happened
 
 
-@pytest.mark.parametrize("sim", [("--rate-500", "1.0",)], indirect=True)
-def test_failed_records_are_kept_and_retried_on_rerun(project: Path, sim: SimServer) -> None:
-    set_size(project, 4, 4, "      max_retries: 1\n")
-    point_recipe_at(project, "customer_support_tools", sim)
-    run = snakemake(project, str(WORK / "gen" / "shard-0.parquet"), env=sim_env())
+def test_failed_records_are_kept_and_a_plain_rerun_retries_only_them(project: Path) -> None:
+    set_size(project, 8, 4, "      max_retries: 1\n")
+    recipe = project / "configs" / "customer_support_tools.yaml"
+    recipe.write_text(recipe.read_text().replace(  # half the records will fail at first
+        "output_projection:", "validation:\n  min_pass_rate: 0.4\noutput_projection:"))
+    healthy = SimServer(project, "--latency", "0.01")
+    point_recipe_at(project, "customer_support_tools", healthy)
+    shard0 = str(WORK / "gen" / "shard-0.parquet")
+    assert snakemake(project, shard0, env=sim_env()).returncode == 0
+    healthy.stop()
+    broken = SimServer(project, "--latency", "0.01", "--rate-500", "1.0")
+    recipe.write_text(recipe.read_text().replace(healthy.url, broken.url))  # not in any hash
+    run = snakemake(project, TARGET, env=sim_env())
     assert run.returncode == 0, run.output
     rows = generated(project)
-    assert len(rows) == 4 and all(r["conversation"] is None for r in rows)
-    assert all("InternalServerError" in r["conversation__error"] for r in rows)
-    assert all(r["conversation__attempts"] == 2 for r in rows)
+    failed = [r for r in rows if r["record_id"] >= 4]
+    assert len(rows) == 8 and all(r["conversation"] is None for r in failed)
+    assert all("InternalServerError" in r["conversation__error"] for r in failed)
+    assert all(r["conversation__attempts"] == 2 for r in failed)
+    broken.stop()
+    fixed = SimServer(project, "--latency", "0.01")
+    recipe.write_text(recipe.read_text().replace(broken.url, fixed.url))
+    retry = snakemake(project, TARGET, env=sim_env())  # no --forcerun: failures alone rerun
+    assert retry.returncode == 0, retry.output
+    assert retry.rules == {"generate": 1, "project": 1, "validate": 1}  # shard 1 only
+    assert fixed.stats()["requests"] == 4  # only the failed records were asked again
+    assert all(r["conversation"] for r in generated(project))
+    assert snakemake(project, TARGET, env=sim_env()).rules == {}
+    fixed.stop()
 
 
 def test_unauthorized_aborts_at_once_with_one_message(project: Path, sim: SimServer) -> None:

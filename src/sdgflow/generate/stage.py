@@ -7,8 +7,10 @@ import logging
 import sys
 from pathlib import Path
 
+import orjson
 import pyarrow.parquet as pq
 
+from sdgflow.config.errors import ConfigError
 from sdgflow.config.models import Recipe
 from sdgflow.generate.caller import CircuitOpen
 from sdgflow.generate.client import require_api_keys
@@ -16,6 +18,7 @@ from sdgflow.generate.engine import BatchGenerator
 from sdgflow.generate.retry import FatalEndpointError
 from sdgflow.generate.shard import write_shard
 from sdgflow.generate.store import RequestStore
+from sdgflow.stages.paths import failed_marker
 
 log = logging.getLogger("sdgflow.generate")
 
@@ -29,11 +32,29 @@ def generate_shard(recipe: Recipe, rows_path: str | Path, out_path: str | Path,
         generator = BatchGenerator(recipe, store, slots)
         try:
             results, summary = asyncio.run(generator.run(records))
-        except* (FatalEndpointError, CircuitOpen) as group:
-            # One clear line instead of a traceback per record.
-            log.error("%s", group.exceptions[0])
-            sys.exit(1)
+        except ExceptionGroup as group:
+            first = _first_leaf(group)
+            if isinstance(first, FatalEndpointError | CircuitOpen):
+                # One clear line instead of a traceback per record.
+                log.error("%s", first)
+                sys.exit(1)
+            if isinstance(first, ConfigError):  # e.g. the store's disk is full
+                raise first from None
+            raise
     write_shard(rows, results, generator.order, out_path)
+    marker = failed_marker(out_path)
+    if summary.records_failed:
+        # Written after the shard, so it is newer: the next run's plan schedules a retry.
+        marker.write_bytes(orjson.dumps({"records_failed": summary.records_failed}))
+        log.warning("%d records failed after retries; they are kept in %s with their error and "
+                    "the next run retries only them", summary.records_failed, out_path)
+    else:
+        marker.unlink(missing_ok=True)
     log.info("wrote %s: %d records, %d requests sent, %d answers from the store, %d failed "
              "(%.1fs)", out_path, len(records), summary.requests_sent,
              summary.answers_from_store, summary.records_failed, summary.seconds)
+
+
+def _first_leaf(group: BaseExceptionGroup) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first

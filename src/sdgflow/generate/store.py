@@ -75,11 +75,11 @@ class RequestStore:
         try:
             if handle is None:
                 self._block_dir(block).mkdir(parents=True, exist_ok=True)
+                # Unbuffered: each answer is one write(2) the moment it arrives, so a killed job
+                # loses nothing paid for, and a failed write leaves nothing pending to fail again.
                 handle = self._handles[block] = open(  # noqa: SIM115 - kept open for appends
-                    self._block_dir(block) / f"{self.writer}.jsonl", "ab")
+                    self._block_dir(block) / f"{self.writer}.jsonl", "ab", buffering=0)
             handle.write(orjson.dumps(answer.__dict__) + b"\n")
-            # Flush per answer: a killed job must not lose what was already paid for.
-            handle.flush()
         except OSError as exc:
             raise ConfigError(
                 f"cannot write to the response store {self.root}: {exc.strerror}",

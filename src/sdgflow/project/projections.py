@@ -142,20 +142,22 @@ def _source_text(record: dict[str, Any], field: str) -> Any:
             f"the record has no column '{field}' (columns: {', '.join(sorted(record))[:200]})",
         )
     value = record[field]
-    if value is None or (isinstance(value, str) and not value.strip()):
-        error = record.get(f"{field}__error")
-        if error:
-            raise ProjectionError("generate.failed", f"generating '{field}' failed: {error}")
-        raise ProjectionError(
-            "project.missing_source",
-            f"column '{field}' is {'null' if value is None else 'empty'} and no generation "
-            "error was recorded",
-        )
+    error = record.get(f"{field}__error")
+    if (value is None or (isinstance(value, str) and not value.strip())) and error:
+        raise ProjectionError("generate.failed", f"generating '{field}' failed: {error}")
+    # Checked before emptiness: a reply whose tokens all went to reasoning is empty AND cut off,
+    # and the fix is the same as for any truncation.
     if record.get(f"{field}__finish_reason") == "length":
         raise ProjectionError(
             "parse.truncated",
             f"column '{field}' was cut off at the token limit (finish_reason=length); truncated "
             "output is never repaired (raise inference_parameters.max_tokens)",
+        )
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ProjectionError(
+            "project.missing_source",
+            f"column '{field}' is {'null' if value is None else 'empty'} and no generation "
+            "error was recorded",
         )
     return value
 

@@ -44,6 +44,9 @@ class RecipePaths:
     def gen(self, shard: int | str) -> Path:
         return self.work / "gen" / f"shard-{shard}.parquet"
 
+    def retry_spec(self, shard: int | str) -> Path:
+        return self.spec(f"retry-{shard}")
+
     @property
     def projected(self) -> Path:
         return self.work / "projected.jsonl"
@@ -75,6 +78,11 @@ class RecipePaths:
     @property
     def logs(self) -> Path:
         return self.work / "logs"
+
+
+def failed_marker(gen_shard: str | Path) -> Path:
+    """Left beside a generated shard that holds failed records, so the next run retries them."""
+    return Path(gen_shard).with_suffix(".failed.json")
 
 
 def shard_ranges(num_records: int, shard_size: int) -> list[tuple[int, int]]:

@@ -8,16 +8,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from sdgflow.config.errors import ConfigError
 from sdgflow.config.load import CONFIGS_DIR, DOTLIST_KEY, SELECT_KEY, load_recipe
 from sdgflow.config.models import Recipe
-from sdgflow.stages.paths import RecipePaths, shard_ranges
+from sdgflow.stages.paths import RecipePaths, failed_marker, shard_ranges
 from sdgflow.stages.spec import canonical, write_if_changed, write_specs
 
 DEFAULT_RECIPE = "customer_support_tools"
 # The main snakemake process records its choice here; cluster jobs inherit the environment and
 # re-parse the Snakefile without the command line's targets.
 RECIPE_ENV = "SDGFLOW_RECIPE"
+SLOTS_ENV = "SDGFLOW_LLM_SLOTS"
+OUTPUT_SUFFIXES = (".jsonl", ".json", ".html", ".parquet")
 
 
 @dataclass(frozen=True)
@@ -52,16 +56,21 @@ def select_recipe(selected: str | None, targets: Iterable[str], dotlist: list[st
     if selected:
         return load_recipe(selected, dotlist, values, configs_dir)
     # Snakemake does not expose its targets while parsing, so every command-line word that looks
-    # like a path is compared with each recipe's outputs; other words match nothing.
-    targets = [t for t in targets if "/" in t or t.endswith((".jsonl", ".json", ".html"))]
+    # like an output file is compared with each recipe's outputs; other words match nothing.
+    targets = [t for t in targets if t.endswith(OUTPUT_SUFFIXES)]
     if targets and configs_dir.is_dir():
+        broken: list[ConfigError] = []
         for path in sorted(configs_dir.glob("*.yaml")):
             try:
                 recipe = load_recipe(str(path), dotlist, values, configs_dir)
-            except ConfigError:
+            except ConfigError as error:
+                broken.append(error)
                 continue
             if any(_matches(recipe, t) for t in targets):
                 return recipe
+        if broken:
+            # The recipe that writes the target may be the one that does not load: say why.
+            raise broken[0]
     return load_recipe(os.environ.get(RECIPE_ENV, DEFAULT_RECIPE), dotlist, values, configs_dir)
 
 
@@ -75,6 +84,7 @@ def plan_build(config: Mapping[str, Any], targets: Iterable[str], parallel_jobs:
     recipe_file = paths.work / "recipe.json"
     write_if_changed(recipe_file, canonical(recipe.model_dump(mode="json")))
     shards = list(range(len(shard_ranges(recipe.num_records, recipe.shard_size))))
+    schedule_retries(paths, shards)
     budget = min(m.inference_parameters.max_parallel_requests for m in recipe.models)
     if global_slots:
         budget = min(budget, global_slots)
@@ -82,6 +92,35 @@ def plan_build(config: Mapping[str, Any], targets: Iterable[str], parallel_jobs:
     # at once together use all of it and never more (Snakemake enforces the global resource).
     slots = max(1, budget // max(1, min(len(shards), parallel_jobs)))
     return Plan(recipe, paths, shards, slots, recipe_file, hashes)
+
+
+def schedule_retries(paths: RecipePaths, shards: list[int]) -> None:
+    """A shard that kept failed records reruns on the next invocation, and only that shard.
+
+    Its generate job left a marker after writing the shard; a marker newer than the shard's
+    retry spec bumps the spec (an input of that shard alone). The rerun takes every stored
+    answer from the store and sends only the failed requests.
+    """
+    for k in shards:
+        marker = failed_marker(paths.gen(k))
+        spec = paths.retry_spec(k)
+        try:
+            marked = marker.stat().st_mtime_ns
+        except FileNotFoundError:
+            continue
+        try:
+            if spec.stat().st_mtime_ns >= marked:
+                continue  # this marker already scheduled its retry
+            attempt = orjson.loads(spec.read_bytes())["retry"] + 1
+        except FileNotFoundError:
+            attempt = 1
+        write_if_changed(spec, canonical({"retry": attempt}))
+
+
+def retry_inputs(paths: RecipePaths, shard: str) -> list[Path]:
+    """The retry spec of a shard that ever failed; nothing for the others."""
+    spec = paths.retry_spec(shard)
+    return [spec] if spec.exists() else []
 
 
 def resource_value(resource: Any) -> int | None:
