@@ -26,7 +26,8 @@ log = logging.getLogger("sdgflow.generate")
 def generate_shard(recipe: Recipe, rows_path: str | Path, out_path: str | Path,
                    store_dir: str | Path, slots: int) -> None:
     require_api_keys(recipe)
-    rows = pq.read_table(rows_path)
+    # ParquetFile, not read_table: the latter imports pyarrow.dataset and pandas (~0.4 s a job).
+    rows = pq.ParquetFile(rows_path).read()
     records = rows.to_pylist()
     with RequestStore(store_dir) as store:
         generator = BatchGenerator(recipe, store, slots)
