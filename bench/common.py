@@ -9,7 +9,6 @@ counted where they arrive (the simulator's `/sim/stats`), never inside our clien
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import resource
@@ -19,11 +18,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sdgflow.simulator.process import SimProcess
 
 REPO = Path(__file__).resolve().parents[1]
 # What a scratch project copies from the repo (the tests' fixture copies the same, plus envs/
@@ -96,77 +96,17 @@ def log(message: str) -> None:
 # --------------------------------------------------------------------------- simulator
 
 
-class Sim:
-    """`sdgflow serve-sim` in its own process on a free 127.0.0.1 port.
+class Sim(SimProcess):
+    """The simulator with a latency/slot model, requiring the bench's key.
 
     Start it BEFORE measuring a snakemake run: its CPU never lands in RUSAGE_CHILDREN of the
     bench while it is alive (only reaped children count), and `cpu_seconds()` reports it apart.
     """
 
     def __init__(self, workdir: Path, latency: float, slots: int, *knobs: str) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
         self.latency, self.slots = latency, slots
-        ready = workdir / f"sim-ready-{time.monotonic_ns()}.json"
-        self.request_log = workdir / f"sim-requests-{time.monotonic_ns()}.jsonl"
-        self.stderr = (workdir / "sim-stderr.log").open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sdgflow", "serve-sim", "--host", "127.0.0.1", "--port", "0",
-             "--ready-file", str(ready), "--api-key", SIM_KEY, "--latency", str(latency),
-             "--slots", str(slots), "--log-requests", str(self.request_log), *knobs],
-            stdout=subprocess.DEVNULL, stderr=self.stderr, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while not ready.exists() or not ready.read_text().strip():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"serve-sim did not start (see {self.stderr.name})")
-            time.sleep(0.05)  # polling for the file the server writes once it listens
-        self.url = f"http://127.0.0.1:{json.loads(ready.read_text())['port']}"
-
-    def stats(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.url}/sim/stats", timeout=30) as response:
-            return json.loads(response.read())
-
-    def answered(self) -> list[dict[str, Any]]:
-        """One entry per answered chat request: fingerprint, status, attempt, time, unix_time."""
-        if not self.request_log.exists():
-            return []
-        entries = []
-        for line in self.request_log.read_bytes().splitlines():
-            try:
-                entries.append(json.loads(line))
-            except ValueError:
-                continue
-        return entries
-
-    def reset(self) -> None:
-        request = urllib.request.Request(f"{self.url}/sim/reset", method="POST", data=b"")
-        urllib.request.urlopen(request, timeout=30).close()
-
-    def cpu_seconds(self) -> float | None:
-        """user+sys CPU the simulator process has used so far (psutil), None if unavailable."""
-        try:
-            import psutil
-
-            times = psutil.Process(self.proc.pid).cpu_times()
-            return times.user + times.system
-        except Exception:
-            return None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.stderr.close()
-
-    def __enter__(self) -> Sim:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+        super().__init__(workdir, "--latency", str(latency), "--slots", str(slots), *knobs,
+                         api_key=SIM_KEY)
 
 
 def sim_env() -> dict[str, str]:

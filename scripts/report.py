@@ -1,7 +1,6 @@
 """Snakemake adapter: the self-contained HTML dataset report (sdgflow.report)."""
 
 from sdgflow.report.build import write_report
-
 from sdgflow.stages.job import run_stage
 
 run_stage(snakemake, lambda recipe, job: write_report(

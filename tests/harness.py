@@ -6,17 +6,14 @@ Tests count requests where they arrive (the simulator's /sim/stats), never insid
 from __future__ import annotations
 
 import collections
-import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from sdgflow.simulator.process import SimProcess
 
 SIM_KEY_ENV = "SDGFLOW_SIM_KEY"
 SIM_KEY = "sim-test-key-not-secret"
@@ -44,38 +41,11 @@ def snakemake(project: Path, *args: str, env: dict[str, str] | None = None,
     return Run(done.returncode, done.stdout + done.stderr)
 
 
-class SimServer:
-    """`sdgflow serve-sim` in its own process on a free loopback port."""
+class SimServer(SimProcess):
+    """The simulator requiring the tests' key."""
 
     def __init__(self, workdir: Path, *knobs: str) -> None:
-        self.ready = workdir / f"sim-ready-{time.monotonic_ns()}.json"
-        self.log = workdir / "sim-requests.jsonl"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sdgflow", "serve-sim", "--port", "0", "--ready-file",
-             str(self.ready), "--api-key", SIM_KEY, "--log-requests", str(self.log), *knobs],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 30
-        while not self.ready.exists() or not self.ready.read_text().strip():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"serve-sim did not start: {self.proc.stderr.read()}")
-            time.sleep(0.05)  # polling for a file the server writes once it listens
-        self.port = json.loads(self.ready.read_text())["port"]
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stats(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.url}/sim/stats", timeout=10) as response:
-            return json.loads(response.read())
-
-    def reset(self) -> None:
-        request = urllib.request.Request(f"{self.url}/sim/reset", method="POST", data=b"")
-        urllib.request.urlopen(request, timeout=10).close()
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        super().__init__(workdir, *knobs, api_key=SIM_KEY)
 
 
 def point_recipe_at(project: Path, recipe: str, sim: SimServer, extra: str = "") -> Path:

@@ -11,11 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +21,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from sdgflow.simulator.process import SimProcess
 from tests.harness import SIM_KEY, SIM_KEY_ENV
 
 OUT_ENV = "SDGFLOW_RELIABILITY_OUT"
@@ -88,38 +86,14 @@ class Catalogue:
         self._save(rows)
 
 
-class Sim:
-    """`sdgflow serve-sim` on a free port, requiring `key` (harness.SimServer with a chosen key)."""
+class Sim(SimProcess):
+    """The simulator requiring `key` (harness.SimServer with a chosen key)."""
 
     def __init__(self, workdir: Path, *knobs: str, key: str = SIM_KEY) -> None:
         self.key = key
-        self.ready = workdir / f"sim-ready-{time.monotonic_ns()}.json"
-        self.log = workdir / f"sim-requests-{time.monotonic_ns()}.jsonl"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sdgflow", "serve-sim", "--port", "0", "--ready-file",
-             str(self.ready), "--api-key", key, "--log-requests", str(self.log), *knobs],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        wait_for(lambda: self.ready.exists() and self.ready.read_text().strip(), 30,
-                 "serve-sim writes its ready file", alive=self.proc)
-        self.url = f"http://127.0.0.1:{json.loads(self.ready.read_text())['port']}"
+        super().__init__(workdir, *knobs, api_key=key)
 
-    def stats(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.url}/sim/stats", timeout=10) as response:
-            return json.loads(response.read())
-
-    def requests_log(self) -> list[dict[str, Any]]:
-        if not self.log.exists():
-            return []
-        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    requests_log = SimProcess.answered
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str,
