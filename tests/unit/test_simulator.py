@@ -27,7 +27,7 @@ from sdgflow.simulator.app import fingerprint
 from sdgflow.simulator.conversations import choose_tool, parse_tools
 from sdgflow.simulator.faults import Outcome, plan_faults
 
-RECIPE = Path(__file__).resolve().parents[3] / "shared" / "seed" / "customer_support_tools.yaml"
+RECIPE = Path(__file__).resolve().parents[2] / "configs" / "customer_support_tools.yaml"
 
 ROWS = [
     dict(
@@ -86,8 +86,6 @@ EXPECTED_TOOL = [
 
 
 def reference_prompt(row: dict[str, str]) -> str:
-    if not RECIPE.exists():
-        pytest.skip(f"reference recipe not found at {RECIPE}")
     recipe = yaml.safe_load(RECIPE.read_text())
     template = next(c for c in recipe["columns"] if c["name"] == "conversation")["prompt"]
     return jinja2.Template(template).render(**row)
