@@ -3,6 +3,10 @@
 Chat-template special tokens are never parsed out of text here: renderers emit them as ids
 directly and everything else is tokenized as ordinary text. Special tokens always split the
 pre-tokenizer, so this equals the tokenizer's own encode of the whole rendered text.
+
+Licensing (from quicktok-v1's NOTICE): its code is MIT; the o200k vocabularies come from
+tiktoken (MIT), the Qwen vocabulary is Apache-2.0, and the Llama 3 vocabulary is under the Meta
+Llama 3 Community License, which applies when you use `llama3`.
 """
 
 from __future__ import annotations
