@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
@@ -857,7 +857,43 @@ def ungrounded_tool(conv: Conversation) -> list[str]:
     toks = conv.final_tokens()
     if toks is None:
         return []
+    final_padded = " " + " ".join(toks) + " "
+    final_words = set(toks)
+    numbers_added = False
+    echo: Callable[[tuple[tuple[str, ...], str]], bool] | None = None
     candidates: list[tuple[tuple[str, ...], str]] = []
+    cited: list[tuple[tuple[str, ...], str]] = []
+    # Lazily, in result order: the first cited value the answer could not have echoed from the
+    # call's arguments or the policy hint settles it (what a clean row does within a value or
+    # two). Number forms only ever meet the numbers of the final text, so those are parsed at
+    # the first number candidate; word forms never meet them.
+    for cit in _result_candidates(conv):
+        candidates.append(cit)
+        if not numbers_added and cit[0][0][0] == "#":
+            final_words |= numbers_in(_final_text(conv) or "")
+            numbers_added = True
+        if _cites(final_padded, final_words, cit[0]):
+            cited.append(cit)
+            if echo is None:
+                echo = _echo_test(conv)
+            if not echo(cit):
+                return []
+    if not candidates:
+        return []  # nothing citable in the result (e.g. {"ok": true})
+    # Values the answer could repeat without reading the result (the call's own arguments, the
+    # policy hint's words) only count when the result offers nothing else.
+    if echo is None:
+        echo = _echo_test(conv)
+    fresh = [c for c in candidates if not echo(c)]
+    if cited and not fresh:
+        return []
+    labels = [label for _, label in (fresh or candidates)]
+    return [f"the final answer (messages[{len(conv.messages) - 1}]) cites no value from the tool "
+            f"result (looked for {_q(labels)})"]
+
+
+def _result_candidates(conv: Conversation) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Citable forms of every scalar of every tool result, in order."""
     for _, content in conv.results:
         value = content
         if isinstance(content, str) and content[:1] in ("{", "["):
@@ -870,25 +906,7 @@ def ungrounded_tool(conv: Conversation) -> list[str]:
         for v in scalars:
             cit = _citable(v)
             if cit:
-                candidates.append(cit)
-    if not candidates:
-        return []  # nothing citable in the result (e.g. {"ok": true})
-    final_padded = " " + " ".join(toks) + " "
-    final_words = set(toks)
-    if any(c[0][0][0] == "#" for c in candidates):
-        final_words |= numbers_in(_final_text(conv) or "")
-    cited = [c for c in candidates if _cites(final_padded, final_words, c[0])]
-    # Values the answer could repeat without reading the result (the call's own arguments, the
-    # policy hint's words) only count when the result offers nothing else.
-    echo = _echo_test(conv)
-    if any(not echo(c) for c in cited):
-        return []
-    fresh = [c for c in candidates if not echo(c)]
-    if cited and not fresh:
-        return []
-    labels = [label for _, label in (fresh or candidates)]
-    return [f"the final answer (messages[{len(conv.messages) - 1}]) cites no value from the tool "
-            f"result (looked for {_q(labels)})"]
+                yield cit
 
 
 def _echo_test(conv: Conversation) -> Callable[[tuple[tuple[str, ...], str]], bool]:

@@ -68,6 +68,32 @@ def _dump_line(obj: Any) -> bytes:
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
+_SDG_KEY = b',"_sdg":'
+
+
+def _split_projected(line: bytes) -> tuple[dict[str, Any] | None, Any, bytes | None]:
+    """`(row, _sdg value, the row's own line)` of a compact line whose last top-level key is
+    `_sdg` (as `project` writes them), else `(None, None, None)`.
+
+    `,"_sdg":` is always a key (a `"` inside a string is escaped), and the text before it plus
+    `}` parses only when that key is top-level; the rest parses only when it is the last one.
+    The row's line is then the input's own bytes: for a line `project` wrote (orjson) exactly
+    what re-serialising the row gives, without the cost.
+    """
+    cut = line.rfind(_SDG_KEY)
+    if cut <= 0 or not line.endswith(b"}\n"):
+        return None, None, None
+    head = line[:cut] + b"}\n"
+    try:
+        row = orjson.loads(head)
+        sdg = orjson.loads(line[cut + len(_SDG_KEY):-2])
+    except orjson.JSONDecodeError:
+        return None, None, None
+    if not row or "_sdg" in row:  # `{,"_sdg":..}` is no object; a repeated key: parse it all
+        return None, None, None
+    return row, sdg, head
+
+
 def _write_reject(fh: Any, record_id: Any, codes: list[str], reasons: list[str],
                   row: dict[str, Any] | None, raw: str | None = None) -> None:
     fh.write(_dump_line({"record_id": record_id, "stage": "validate", "codes": codes,
@@ -87,6 +113,7 @@ def validate_file(
     when valid / (rows + projection rejects) < `validation.min_pass_rate`."""
     checks = active_checks(validation, projection)
     active = {c.code: sev for c, sev in checks}
+    runs = [(c.func, c.code, sev) for c, sev in checks]
     failed: Counter[str] = Counter()
     examples: dict[str, list[Example]] = {}
     repairs: Counter[str] = Counter()
@@ -105,21 +132,23 @@ def validate_file(
     with open(in_path, "rb") as src, open(out_path, "wb") as out, \
             open(rejects_path, "wb") as rej:
         for index, line in enumerate(src):
-            if not line.strip():
+            if line.isspace():
                 continue
             n += 1
-            try:
-                row = orjson.loads(line)
-                if not isinstance(row, dict):
-                    raise ValueError(f"the line holds a {type(row).__name__}, not an object")
-            except ValueError as exc:
-                message = f"line {index + 1} is not a JSON object: {exc}"
-                note(UNPARSEABLE, index, message)
-                rejected += 1
-                _write_reject(rej, index, [UNPARSEABLE], [message], None,
-                              line.decode("utf-8", "replace"))
-                continue
-            sdg = row.pop("_sdg", None)
+            row, sdg, head = _split_projected(line)
+            if row is None:
+                try:
+                    row = orjson.loads(line)
+                    if not isinstance(row, dict):
+                        raise ValueError(f"the line holds a {type(row).__name__}, not an object")
+                except ValueError as exc:
+                    message = f"line {index + 1} is not a JSON object: {exc}"
+                    note(UNPARSEABLE, index, message)
+                    rejected += 1
+                    _write_reject(rej, index, [UNPARSEABLE], [message], None,
+                                  line.decode("utf-8", "replace"))
+                    continue
+                sdg = row.pop("_sdg", None)
             if isinstance(sdg, dict):
                 record_id = sdg.get("record_id", index)
                 context = sdg.get("context") or {}
@@ -132,18 +161,18 @@ def validate_file(
             codes: list[str] = []
             reasons: list[str] = []
             is_error = False
-            for entry, severity in checks:
-                problems = entry.func(conv)
+            for func, code, severity in runs:
+                problems = func(conv)
                 if not problems:
                     continue
                 sentence = "; ".join(problems)
-                codes.append(entry.code)
+                codes.append(code)
                 reasons.append(sentence)
-                note(entry.code, record_id, sentence)
+                note(code, record_id, sentence)
                 is_error = is_error or severity == "error"
-                if entry.code == "messages.missing":
+                if code == "messages.missing":
                     break  # nothing else can be checked without messages
-            if "dedupe.duplicate" in codes:
+            if codes and "dedupe.duplicate" in codes:
                 duplicates += 1
             if is_error:
                 rejected += 1
@@ -154,7 +183,8 @@ def validate_file(
                 warned += 1
             if conv.digest is not None:
                 seen.setdefault(conv.digest, record_id)
-            out.write(_dump_line(row))
+            # A row that passes is written as it was read, minus `_sdg` (see _split_projected).
+            out.write(_dump_line(row) if head is None else head)
 
     projection_rejects = 0
     if projection_rejects_path is not None and Path(projection_rejects_path).exists():
