@@ -582,3 +582,32 @@ def test_http_server_serves_faults_stats_and_request_log(
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     completed = [x for x in lines if x["status"] == "200"]
     assert len(completed) == 2 and completed[0]["fingerprint"] == fingerprint(ok)
+
+
+def test_served_connections_have_tcp_nodelay() -> None:
+    """Without TCP_NODELAY each keep-alive reply (headers, then body) waits for the client's
+    delayed ACK, adding ~40 ms to every simulated request."""
+    import asyncio
+    import socket
+
+    from sdgflow.simulator.server import bind
+
+    listener = bind("127.0.0.1", 0)
+    seen: list[int] = []
+
+    async def main() -> None:
+        def accepted(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            sock = writer.get_extra_info("socket")
+            seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(accepted, sock=listener)
+        port = listener.getsockname()[1]
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        await _reader.read()
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+    assert seen and seen[0] != 0
