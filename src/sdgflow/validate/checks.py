@@ -8,7 +8,6 @@ message list nothing else can be checked.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -387,6 +386,20 @@ def stem(word: str) -> str:
     return word
 
 
+class _StemTable(dict[str, str]):
+    """`stem` as a plain dict lookup (half the cost of the lru_cache call, per final-answer
+    token); emptied when it passes 65536 words, so memory does not grow with the input."""
+
+    def __missing__(self, word: str) -> str:
+        if len(self) >= 65536:
+            self.clear()
+        value = self[word] = stem(word)
+        return value
+
+
+_STEMS = _StemTable()
+
+
 def content_words(text: str) -> list[str]:
     return [stem(t) for t in tokens(text)
             if t not in STOPWORDS and (len(t) >= 3 or t.isdigit())]
@@ -420,14 +433,18 @@ def numbers_in(text: str) -> set[str]:
 
 
 def _scalars(value: Any, out: list[Any]) -> None:
+    """Append the str / int / float leaves of `value` (bools excluded), depth first."""
     if isinstance(value, dict):
-        for v in value.values():
+        value = value.values()
+    elif not isinstance(value, list):
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            out.append(value)
+        return
+    for v in value:  # leaves inline: a tool result is mostly a flat object of scalars
+        if isinstance(v, str) or (isinstance(v, int | float) and not isinstance(v, bool)):
+            out.append(v)
+        elif isinstance(v, dict | list):
             _scalars(v, out)
-    elif isinstance(value, list):
-        for v in value:
-            _scalars(v, out)
-    elif isinstance(value, str | int | float) and not isinstance(value, bool):
-        out.append(value)
 
 
 @lru_cache(maxsize=65536)
@@ -940,7 +957,7 @@ def ungrounded_policy(conv: Conversation) -> list[str]:
     if not unique:
         return []
     need = math.ceil(0.4 * len(unique))
-    shared = unique.intersection(map(stem, toks))
+    shared = unique.intersection(map(_STEMS.__getitem__, toks))
     if len(shared) >= need:
         return []
     if len(words) >= 3:
@@ -957,14 +974,18 @@ def ungrounded_policy(conv: Conversation) -> list[str]:
        "no markdown (code fences, # headings, **bold**, list lines, | tables) in system, user "
        "or assistant content", "any", enabled=lambda cfg, proj: cfg.plain_text)
 def markdown(conv: Conversation) -> list[str]:
+    # Cheap substring triggers over all the text first; most rows are clean and stop here.
+    # (A one-character scan is a memchr: the two- and three-character ones run behind it.)
+    joined = "\n" + "\n".join([msg["content"] for msg in conv.messages
+                                if isinstance(msg, dict) and msg.get("role") != "tool"
+                                and isinstance(msg.get("content"), str)])
+    if not (("`" in joined and "```" in joined) or ("*" in joined and "**" in joined)
+            or ("_" in joined and "__" in joined) or "#" in joined or "|" in joined
+            or _LINE_START.search(joined)):
+        return []
     texts = [(i, msg) for i, msg in enumerate(conv.messages)
              if isinstance(msg, dict) and msg.get("role") != "tool"
              and isinstance(msg.get("content"), str)]
-    # Cheap substring triggers over all the text first; most rows are clean and stop here.
-    joined = "\n" + "\n".join(msg["content"] for _, msg in texts)
-    if not ("```" in joined or "**" in joined or "__" in joined or "#" in joined
-            or "|" in joined or _LINE_START.search(joined)):
-        return []
     out = []
     for i, msg in texts:
         found = _MARKDOWN.search(msg["content"])
@@ -975,30 +996,48 @@ def markdown(conv: Conversation) -> list[str]:
     return out
 
 
+_ASCII_SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"  # str.isspace() in ASCII, but " "
+
+
+def _collapsed(text: str) -> bool:
+    """True when `" ".join(text.split()) == text`: no leading, trailing, repeated or non-" "
+    whitespace. Decided with substring scans for ASCII text, else by doing the split."""
+    if not text.isascii():
+        return " ".join(text.split()) == text
+    if "  " in text or text[:1] == " " or text[-1:] == " ":
+        return False
+    return not any(c in text for c in _ASCII_SPACES)
+
+
 def conversation_digest(messages: list[Any]) -> int:
-    """8-byte hash of roles, contents (case-folded, whitespace runs collapsed) and called
-    functions with their arguments (call ids left out: they carry no content)."""
+    """64-bit hash of roles, contents (case-folded, whitespace runs collapsed) and called
+    functions with their arguments (call ids left out: they carry no content). The hash is
+    Python's (keyed SipHash) of the normalized text: it only ever meets hashes of the same
+    process, in the dedupe table."""
     parts: list[str] = []
+    append = parts.append
     for msg in messages:
         if not isinstance(msg, dict):
-            parts.append(repr(msg))
+            append(repr(msg))
             continue
         content = msg.get("content")
-        parts.append(str(msg.get("role")))
-        parts.append(content.strip() if isinstance(content, str) else repr(content))
+        append(str(msg.get("role")))
+        append(content.strip() if isinstance(content, str) else repr(content))
         calls = msg.get("tool_calls")
         if isinstance(calls, list):
             for call in calls:
                 fn = call.get("function") if isinstance(call, dict) else None
                 if isinstance(fn, dict):
-                    parts.append(str(fn.get("name")))
+                    append(str(fn.get("name")))
                     args = fn.get("arguments")
-                    parts.append(args if isinstance(args, str) else repr(args))
+                    append(args if isinstance(args, str) else repr(args))
                 else:
-                    parts.append(repr(call))
-    text = " ".join("\0".join(parts).casefold().split())
+                    append(repr(call))
+    text = "\0".join(parts).casefold()
+    if not _collapsed(text):  # most text is already single-spaced: skip re-joining its words
+        text = " ".join(text.split())
     # An int key is ~half the memory of 8 bytes in the dedupe table (one entry per valid row).
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+    return hash(text)
 
 
 @check("dedupe.duplicate", "error",
