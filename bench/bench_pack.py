@@ -169,9 +169,12 @@ def main() -> None:
         ("records/s", f"{rep.records / rep.seconds:,.0f}"),
         ("tokens (mean/rec)", f"{rep.total_tokens:,} ({rep.total_tokens / rep.records:.0f})"),
         ("loss tokens", f"{rep.loss_tokens:,}"),
+        ("algorithm", rep.algorithm),
         ("packs", f"{rep.packs:,}"),
         ("lower bound", f"{rep.lower_bound:,}"),
         ("ratio to lower bound", f"{rep.ratio_to_lower_bound:.4f}"),
+        ("tight lower bound", f"{rep.tight_lower_bound:,}"),
+        ("ratio to tight bound", f"{rep.ratio_to_tight_lower_bound:.4f}"),
         ("efficiency", f"{rep.efficiency:.4f}"),
         ("structural problems", f"{rep.problem_count}"),
     ]

@@ -71,6 +71,8 @@ def test_report(tmp_path, workers, monkeypatch):
     assert rep.lower_bound == -(-sum(lens) // 1024)
     assert rep.packs >= rep.lower_bound
     assert rep.ratio_to_lower_bound == pytest.approx(rep.packs / rep.lower_bound)
+    assert rep.lower_bound <= rep.tight_lower_bound <= rep.packs
+    assert rep.ratio_to_tight_lower_bound == pytest.approx(rep.packs / rep.tight_lower_bound)
     assert rep.efficiency == pytest.approx(sum(lens) / (rep.packs * 1024))
     assert rep.tokenizer == "o200k_harmony" and rep.chat_template == "harmony"
 

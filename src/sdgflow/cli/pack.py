@@ -57,7 +57,8 @@ def pack(
     typer.echo(
         f"{rep.records} records, {rep.total_tokens} tokens ({rep.loss_tokens} trainable), "
         f"{rep.packs} packs of {rep.pack_size} (lower bound {rep.lower_bound}, "
-        f"ratio {rep.ratio_to_lower_bound:.4f}, efficiency {rep.efficiency:.4f}), "
+        f"ratio {rep.ratio_to_lower_bound:.4f}; tight lower bound {rep.tight_lower_bound}, "
+        f"ratio {rep.ratio_to_tight_lower_bound:.4f}; efficiency {rep.efficiency:.4f}), "
         f"{rep.over_length} over length, {rep.problem_count} structural problems "
         f"[{rep.tokenizer}/{rep.chat_template}, {rep.seconds:.2f}s] -> {report_path}"
     )

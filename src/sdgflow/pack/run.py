@@ -22,6 +22,7 @@ import numpy as np
 import orjson
 from pydantic import BaseModel
 
+from sdgflow.pack.bounds import tight_lower_bound
 from sdgflow.pack.config import PackingConfig, default_tokenizer_for_model
 from sdgflow.pack.packer import pack_sequences
 from sdgflow.pack.render import Renderer, make_renderer
@@ -70,8 +71,11 @@ class PackingReport(BaseModel):
     packed_tokens: int
     packs: int
     efficiency: float
-    lower_bound: int
+    lower_bound: int  # ceil(packed_tokens / pack_size)
     ratio_to_lower_bound: float
+    # max(lower_bound, Martello-Toth L2, cardinality bound): no packing needs fewer packs
+    tight_lower_bound: int
+    ratio_to_tight_lower_bound: float
     problem_count: int
     problem_counts: dict[str, int]
     problems: list[StructuralProblem]
@@ -310,6 +314,7 @@ def pack_file(in_path: Path | str, config: PackingConfig, report_path: Path | st
     packed_tokens = int(seq_lens.sum())
     packed_seqs = int((seq_lens > 0).sum())
     lower = math.ceil(packed_tokens / cap) if packed_tokens else 0
+    tight = max(lower, tight_lower_bound(seq_lens, cap))
     if write_packed:
         tokens = np.concatenate([c.tokens for c in chunks])
         mask = np.concatenate([c.mask for c in chunks])
@@ -351,6 +356,8 @@ def pack_file(in_path: Path | str, config: PackingConfig, report_path: Path | st
         efficiency=packed_tokens / (len(packs) * cap) if packs else 0.0,
         lower_bound=lower,
         ratio_to_lower_bound=len(packs) / lower if lower else 1.0,
+        tight_lower_bound=tight,
+        ratio_to_tight_lower_bound=len(packs) / tight if tight else 1.0,
         problem_count=sum(problem_counts.values()),
         problem_counts=problem_counts,
         problems=problems,

@@ -250,6 +250,9 @@ def _packing(data: ReportData) -> str:
         ("packs", f"{fmt.count(p.get('packs'))} × {fmt.count(p.get('pack_size'))}"),
         ("lower bound", f"{fmt.count(p.get('lower_bound'))} · ratio "
                         f"{float(p.get('ratio_to_lower_bound', 1.0)):.3f}"),
+        *([("tight lower bound", f"{fmt.count(p['tight_lower_bound'])} · ratio "
+                                 f"{float(p.get('ratio_to_tight_lower_bound', 1.0)):.3f}")]
+          if "tight_lower_bound" in p else []),
         ("over length", f"{fmt.count(over)} "
                         + ("truncated" if p.get("truncate") else "dropped")),
         ("algorithm", str(p.get("algorithm", "—"))),
