@@ -145,7 +145,7 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=200_000)
     ap.add_argument("--tokenizer", default="o200k_harmony")
     ap.add_argument("--pack-size", type=int, default=4096)
-    ap.add_argument("--algorithm", default="best_fit_decreasing")
+    ap.add_argument("--algorithm", default="histogram_exact_fit")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--keep", type=Path, default=None, help="reuse/keep this JSONL path")
     a = ap.parse_args()

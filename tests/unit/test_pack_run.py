@@ -14,6 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from sdgflow.pack.config import PackingConfig
+from sdgflow.pack.packer import ALGORITHMS
 from sdgflow.pack.render import make_renderer
 from sdgflow.pack.run import PackingReport, pack_file
 from sdgflow.pack.tokenizer import load_tokenizer
@@ -73,6 +74,7 @@ def test_report(tmp_path, workers, monkeypatch):
     assert rep.ratio_to_lower_bound == pytest.approx(rep.packs / rep.lower_bound)
     assert rep.lower_bound <= rep.tight_lower_bound <= rep.packs
     assert rep.ratio_to_tight_lower_bound == pytest.approx(rep.packs / rep.tight_lower_bound)
+    assert rep.algorithm == "histogram_exact_fit"
     assert rep.efficiency == pytest.approx(sum(lens) / (rep.packs * 1024))
     assert rep.tokenizer == "o200k_harmony" and rep.chat_template == "harmony"
 
@@ -98,7 +100,7 @@ def test_model_id_selects_tokenizer(tmp_path):
     assert (rep.tokenizer, rep.chat_template) == ("qwen2.5", "chatml")
 
 
-@pytest.mark.parametrize("algorithm", ["best_fit_decreasing", "first_fit_shuffle"])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_packed_parquet_layout(tmp_path, algorithm):
     src = tmp_path / "data.jsonl"
     recs = write_jsonl(src, 2500, bad=False)

@@ -22,7 +22,8 @@ def pack(
         "--chat-template", help="harmony | chatml | llama3 | path to a Jinja template")] = None,
     pack_size: Annotated[int, typer.Option("--pack-size", min=1)] = 4096,
     algorithm: Annotated[str, typer.Option(
-        "--algorithm", help="best_fit_decreasing | first_fit_shuffle")] = "best_fit_decreasing",
+        "--algorithm", help="histogram_exact_fit | best_fit_decreasing | first_fit_shuffle"
+    )] = "histogram_exact_fit",
     dry_run: Annotated[bool, typer.Option(
         "--dry-run/--no-dry-run", help="--no-dry-run also writes the packed parquet")] = True,
     packed: Annotated[Path | None, typer.Option("--packed", help="packed parquet output")] = None,

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sdgflow.pack.packer import DEFAULT_ALGORITHM
+
 BUNDLED_TOKENIZERS = ("o200k_harmony", "llama3", "qwen2.5", "qwen3")
 BUNDLED_TEMPLATES = ("harmony", "chatml", "llama3")
 
@@ -17,6 +19,8 @@ class PackingConfig(BaseModel):
     a Hugging Face `tokenizer.json`; None follows the recipe's model.
     `chat_template`: `harmony`, `chatml`, `llama3` or a path to a Jinja chat template file;
     None follows the tokenizer family.
+    `algorithm`: `histogram_exact_fit` (default; near the tight lower bound, never more packs
+    than best-fit-decreasing), `best_fit_decreasing` or `first_fit_shuffle` (uses `seed`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -24,7 +28,8 @@ class PackingConfig(BaseModel):
     tokenizer: str | None = None
     chat_template: str | None = None
     pack_size: int = Field(default=4096, gt=0)
-    algorithm: Literal["best_fit_decreasing", "first_fit_shuffle"] = "best_fit_decreasing"
+    algorithm: Literal["histogram_exact_fit", "best_fit_decreasing",
+                       "first_fit_shuffle"] = DEFAULT_ALGORITHM
     truncate: bool = False
     dry_run: bool = True
     seed: int = 0
