@@ -52,6 +52,19 @@ def judge_instructions(column: LLMJudgeColumn) -> str:
     return "\n".join(lines)
 
 
+_IDENTITY: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+
+def _identity_params(params: Any) -> dict[str, Any]:
+    """The identity inference parameters that are set, dumped once per model, not per request."""
+    cached = _IDENTITY.get(id(params))
+    if cached is None or cached[0] is not params:
+        dumped = params.model_dump()
+        cached = _IDENTITY[id(params)] = (params, {k: dumped[k] for k in IDENTITY_INFERENCE_KEYS
+                                                   if dumped[k] is not None})
+    return cached[1]
+
+
 def build_request(recipe: Recipe, column: LLMColumn, context: dict[str, Any],
                   record_id: int) -> dict[str, Any]:
     """The exact JSON body sent to /chat/completions (model + identity parameters)."""
@@ -63,11 +76,11 @@ def build_request(recipe: Recipe, column: LLMColumn, context: dict[str, Any],
     if isinstance(column, LLMJudgeColumn):
         prompt += judge_instructions(column)
     messages.append({"role": "user", "content": prompt})
-    params = model.inference_parameters.model_dump()
+    params = model.inference_parameters
     body: dict[str, Any] = {"model": model.model, "messages": messages}
-    body.update({k: params[k] for k in IDENTITY_INFERENCE_KEYS if params[k] is not None})
+    body.update(_identity_params(params))
     # A user-fixed seed still varies per record; without one each record gets its own.
-    body["seed"] = record_seed(recipe.seed if params["seed"] is None else params["seed"],
+    body["seed"] = record_seed(recipe.seed if params.seed is None else params.seed,
                                record_id, column.name)
     fmt = response_format(column)
     if fmt is not None:
