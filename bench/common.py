@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sdgflow.simulator.process import SimProcess
+from sdgflow.stages.warm import server_pids
 
 REPO = Path(__file__).resolve().parents[1]
 # What a scratch project copies from the repo (the tests' fixture copies the same, plus envs/
@@ -225,8 +226,13 @@ def run_timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None,
 
     CPU comes from RUSAGE_CHILDREN deltas: it covers the child and every descendant it waited
     for (snakemake waits for its jobs), and nothing the bench started but has not reaped (the
-    simulator). Output goes to `log_file` (or is captured) so big runs do not fill a pipe.
+    simulator). Stages run in forks of sdgflow's warm runner, which is not our child: each run
+    gets its own runtime dir, so it starts cold like a first run, and the runner's own CPU plus
+    that of the children it reaped (/proc/PID/stat) is added before it is stopped. Output goes
+    to `log_file` (or is captured) so big runs do not fill a pipe.
     """
+    runtime = Path(tempfile.mkdtemp(prefix="sdgwarm-", dir="/tmp"))
+    env = {**(env if env is not None else os.environ), "SDGFLOW_RUNTIME_DIR": str(runtime)}
     owned_log = log_file is None
     if log_file is None:
         handle, name = tempfile.mkstemp(prefix="sdgflow-bench-", suffix=".log")
@@ -250,13 +256,31 @@ def run_timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None,
             time.sleep(0.1)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    warm_user, warm_sys = stop_warm_runners(runtime)
     output = log_file.read_text(errors="replace")
     if owned_log:
         log_file.unlink()
-    return Timed(proc.returncode, wall, after.ru_utime - before.ru_utime,
-                 after.ru_stime - before.ru_stime, output,
+    return Timed(proc.returncode, wall, after.ru_utime - before.ru_utime + warm_user,
+                 after.ru_stime - before.ru_stime + warm_sys, output,
                  {"main_cpu": main_cpu, "started_unix": started_unix,
-                  "ended_unix": started_unix + wall})
+                  "ended_unix": started_unix + wall, "warm_cpu": warm_user + warm_sys})
+
+
+def stop_warm_runners(runtime: Path) -> tuple[float, float]:
+    """User and system CPU of the warm runners under `runtime` and their reaped children."""
+    user = system = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in server_pids(runtime):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            # fields[0] is the state (stat field 3): utime, stime, cutime, cstime are 14-17.
+            utime, stime, cutime, cstime = (int(x) / tick for x in fields[11:15])
+            user, system = user + utime + cutime, system + stime + cstime
+            os.kill(pid, signal.SIGTERM)
+        except (OSError, IndexError, ValueError):
+            continue
+    shutil.rmtree(runtime, ignore_errors=True)
+    return user, system
 
 
 def _watch(pid: int) -> Any:

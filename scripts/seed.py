@@ -1,7 +1,5 @@
 """Snakemake adapter: rows of shard k (sdgflow.seed.stage)."""
 
-from sdgflow.seed.stage import write_rows
-from sdgflow.stages.job import run_stage
+from sdgflow.stages.runner import run_job
 
-run_stage(snakemake, lambda recipe, job: write_rows(recipe, int(job.wildcards.shard),
-                                                    job.output.rows))
+run_job(snakemake, "seed")

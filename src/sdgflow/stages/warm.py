@@ -1,0 +1,165 @@
+"""The warm runner's client: run a stage in a fork of an already-imported sdgflow process.
+
+Every Snakemake job used to start a Python that imported pydantic, pyarrow and the openai client
+(1-2 CPU-s a job, 16 jobs for 8 shards); on a laptop that start-up, not the endpoint, bounded how
+soon the endpoint's budget was in use. A job now sends its JobSpec, working directory,
+environment and stdin/stdout/stderr over a Unix socket to a warm server (warm_server.py), which
+forks a child that runs the stage exactly as the job would have, and reports the child's exit
+status back. Nothing is shared between jobs but the imported code: each child has the job's own
+cwd, environment, file descriptors and slot share.
+
+The server is keyed by interpreter + installed packages + sdgflow's source, so an edit or an
+upgrade starts a fresh one; it lives in a 0700 directory of the user's and exits when idle.
+Off under SLURM (a daemon must not outlive a cluster job) and with SDGFLOW_WARM=0; when it
+cannot be reached the job runs in-process, as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import pickle
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+WARM_ENV = "SDGFLOW_WARM"  # "0" runs every job in its own process
+RUNTIME_ENV = "SDGFLOW_RUNTIME_DIR"  # where servers keep their sockets (default: per-user tmp)
+IDLE_ENV = "SDGFLOW_WARM_IDLE"  # seconds a server waits for work before it exits
+DEFAULT_IDLE_S = 300.0
+HEADER = struct.Struct("!Q")
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
+
+
+class WarmUnavailable(Exception):
+    """No warm server could be reached or started; the job runs in-process instead."""
+
+
+def enabled() -> bool:
+    return (os.environ.get(WARM_ENV, "1") != "0" and not os.environ.get("SLURM_JOB_ID")
+            and sys.platform == "linux")
+
+
+def runtime_dir() -> Path:
+    """A directory only this user can enter: the socket accepts pickles, so nobody else may."""
+    base = os.environ.get(RUNTIME_ENV) or os.environ.get("XDG_RUNTIME_DIR") or \
+        tempfile.gettempdir()
+    path = Path(base) / f"sdgflow-warm-{os.getuid()}"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.lstat()
+    if not path.is_dir() or path.is_symlink() or info.st_uid != os.getuid() or \
+            info.st_mode & 0o077:
+        raise WarmUnavailable(f"{path} is not a private directory of this user")
+    return path
+
+
+def server_key() -> str:
+    """Changes when the interpreter, any installed package or any sdgflow source file does."""
+    import site
+
+    import sdgflow
+
+    parts = [sys.executable, sys.prefix, sys.version]
+    for directory in [*site.getsitepackages(), site.getusersitepackages()]:
+        if os.path.isdir(directory):
+            parts.append(f"{directory}:{os.stat(directory).st_mtime_ns}")
+    package = Path(sdgflow.__file__).parent
+    for root, _dirs, files in os.walk(package):
+        for name in sorted(files):
+            if name.endswith(".py"):
+                info = os.stat(os.path.join(root, name))
+                parts.append(f"{root}/{name}:{info.st_mtime_ns}:{info.st_size}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
+
+
+def server_pids(base: str | Path) -> list[int]:
+    """Process ids of the warm servers whose runtime dir is under `base` (SDGFLOW_RUNTIME_DIR)."""
+    return [int(p.read_text()) for p in Path(base).glob("sdgflow-warm-*/*.pid")]
+
+
+def server_paths(directory: Path, key: str) -> dict[str, Path]:
+    return {kind: directory / f"{key}.{kind}" for kind in ("sock", "lock", "pid", "log")}
+
+
+def _connect(path: Path) -> socket.socket | None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(path))
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def _start_server(paths: dict[str, Path]) -> None:
+    """Start a server and return once it listens (it writes one byte when ready)."""
+    paths["sock"].unlink(missing_ok=True)
+    with paths["log"].open("ab") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "sdgflow.stages.warm_server", str(paths["sock"]),
+             str(paths["pid"])], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+            start_new_session=True, close_fds=True,
+            # Its BLAS is never used; without this numpy starts threads in a process that forks.
+            env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    assert server.stdout is not None
+    ready = server.stdout.read(1)
+    server.stdout.close()
+    if ready != b"1":
+        raise WarmUnavailable(f"the warm server did not start (see {paths['log']})")
+
+
+def connect() -> socket.socket:
+    """A connection to this installation's warm server, starting it if none is running."""
+    paths = server_paths(runtime_dir(), server_key())
+    if len(str(paths["sock"])) > 100:  # AF_UNIX paths are limited to 108 bytes
+        raise WarmUnavailable(f"socket path too long: {paths['sock']}")
+    sock = _connect(paths["sock"])
+    if sock is not None:
+        return sock
+    with paths["lock"].open("a") as lock:
+        # Jobs starting together: one starts the server, the others wait here and connect.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        sock = _connect(paths["sock"])
+        if sock is None:
+            _start_server(paths)
+            sock = _connect(paths["sock"])
+    if sock is None:
+        raise WarmUnavailable(f"cannot connect to {paths['sock']}")
+    return sock
+
+
+def run(stage: str, job: Any) -> int:
+    """Run `stage` for `job` in a warm child; its exit code (128 + signal if it was killed)."""
+    sock = connect()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    payload = pickle.dumps({"stage": stage, "job": job, "cwd": os.getcwd(),
+                            "env": dict(os.environ), "umask": umask})
+    with sock, sock.makefile("rb") as replies:
+        socket.send_fds(sock, [HEADER.pack(len(payload))], [0, 1, 2])
+        sock.sendall(payload)
+        pid_line = replies.readline()
+        if not pid_line:
+            raise WarmUnavailable("the warm server closed the connection")
+        child = int(pid_line)
+
+        def forward(signum: int, _frame: Any) -> None:
+            # Snakemake stops a job by signalling it; the stage runs in the child.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+        for signum in FORWARDED_SIGNALS:
+            signal.signal(signum, forward)
+        status_line = replies.readline()
+    if not status_line:
+        print(f"sdgflow: the warm runner lost job process {child}", file=sys.stderr)
+        return 1
+    code = os.waitstatus_to_exitcode(int(status_line))
+    return 128 - code if code < 0 else code

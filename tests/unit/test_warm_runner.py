@@ -1,0 +1,120 @@
+"""The warm runner: job data crossing the socket, server identity, and a real server's lifecycle."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from snakemake.iocontainers import Namedlist
+
+from sdgflow.stages import warm
+from sdgflow.stages.jobspec import JobSpec
+
+
+@pytest.fixture
+def runtime() -> Iterator[Path]:
+    """A short runtime dir: socket paths must stay under AF_UNIX's 108 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="w", dir="/tmp"))
+    yield path
+    for pid in warm.server_pids(path):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class FakeSnakemakeJob:
+    """The attributes a `script:` job's `snakemake` object has, built from Snakemake's types."""
+
+    def __init__(self) -> None:
+        self.rule = "generate"
+        self.input = Namedlist(fromdict={"rows": "w/rows/shard-3.parquet",
+                                         "shards": ["a.parquet", "b.parquet"]})
+        self.output = Namedlist(fromdict={"shard": "w/gen/shard-3.parquet"})
+        self.params = Namedlist(fromdict={"recipe": Path("w/recipe.json"), "store": "w/store"})
+        self.wildcards = Namedlist(fromdict={"shard": "3"})
+        self.resources = Namedlist(fromdict={"llm_slots": 8, "_cores": 1})
+        self.log = Namedlist(["w/logs/generate/shard-3.log"])
+        self.threads = 1
+
+
+def test_jobspec_keeps_named_and_positional_access_as_plain_data() -> None:
+    job = JobSpec.from_snakemake(FakeSnakemakeJob())
+    copy = pickle.loads(pickle.dumps(job))
+    assert copy.input.rows == "w/rows/shard-3.parquet"
+    assert copy.input.shards == ["a.parquet", "b.parquet"]
+    assert copy.params.recipe == "w/recipe.json" and type(copy.params.recipe) is str
+    assert copy.resources.llm_slots == 8 and copy.wildcards.shard == "3"
+    assert copy.log[0] == "w/logs/generate/shard-3.log"
+    # Nothing in the pickle needs Snakemake to load: the warm server never imports it.
+    assert b"snakemake" not in pickle.dumps(job)
+
+
+def test_runtime_dir_must_be_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(warm.RUNTIME_ENV, str(tmp_path))
+    private = warm.runtime_dir()
+    assert private.stat().st_mode & 0o777 == 0o700
+    private.chmod(0o770)  # someone else could connect and hand us a pickle
+    with pytest.raises(warm.WarmUnavailable, match="not a private directory"):
+        warm.runtime_dir()
+
+
+def test_server_key_changes_when_a_source_file_changes(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import sdgflow
+
+    package = tmp_path / "sdgflow"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "stage.py").write_text("X = 1\n")
+    monkeypatch.setattr(sdgflow, "__file__", str(package / "__init__.py"))
+    before = warm.server_key()
+    assert warm.server_key() == before
+    (package / "stage.py").write_text("X = 22\n")
+    assert warm.server_key() != before
+
+
+def test_disabled_under_slurm_and_by_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.delenv(warm.WARM_ENV, raising=False)
+    assert warm.enabled()
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    assert not warm.enabled()  # a daemon must not outlive a cluster job
+    monkeypatch.delenv("SLURM_JOB_ID")
+    monkeypatch.setenv(warm.WARM_ENV, "0")
+    assert not warm.enabled()
+
+
+def test_one_server_for_jobs_starting_together_and_it_exits_when_idle(runtime: Path) -> None:
+    env = {**os.environ, warm.RUNTIME_ENV: str(runtime), warm.IDLE_ENV: "1"}
+    code = "from sdgflow.stages import warm; warm.connect().close()"
+    clients = [subprocess.Popen([sys.executable, "-c", code], env=env) for _ in range(4)]
+    assert [c.wait(timeout=120) for c in clients] == [0, 0, 0, 0]
+    pids = warm.server_pids(runtime)
+    assert len(pids) == 1
+    server = psutil.Process(pids[0])
+    server.wait(timeout=60)  # idle for 1 s: it exits on its own ...
+    assert not server.is_running()
+    assert list(runtime.glob("*/*.sock")) == []  # ... and removes its socket and pid file
+    assert warm.server_pids(runtime) == []
+
+
+def test_a_killed_server_is_replaced(runtime: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(warm.RUNTIME_ENV, str(runtime))
+    warm.connect().close()
+    [first] = warm.server_pids(runtime)
+    server = psutil.Process(first)
+    server.kill()  # leaves a stale socket file behind
+    server.wait(timeout=30)
+    warm.connect().close()
+    [second] = warm.server_pids(runtime)
+    assert second != first
