@@ -14,6 +14,7 @@ import sys
 
 from sdgflow.config.errors import ConfigError
 from sdgflow.stages.plan import RECIPE_ENV, SLOTS_ENV, parallel_jobs, plan_build, resource_value
+from sdgflow.stages.warm import prestart
 
 
 try:
@@ -32,6 +33,12 @@ if workflow.remote_exec and os.environ.get(SLOTS_ENV):
     PLAN = dataclasses.replace(PLAN, slots_per_job=int(os.environ[SLOTS_ENV]))
 else:
     os.environ[SLOTS_ENV] = str(PLAN.slots_per_job)
+
+
+# Stages run in forks of one warm sdgflow process (docs/design.md): start it while the DAG is
+# built, so the first job does not wait for its imports.
+if not workflow.remote_exec:
+    prestart(sys.argv[1:])
 
 
 envvars:

@@ -7,11 +7,13 @@ import os
 import pickle
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -118,3 +120,32 @@ def test_a_killed_server_is_replaced(runtime: Path, monkeypatch: pytest.MonkeyPa
     warm.connect().close()
     [second] = warm.server_pids(runtime)
     assert second != first
+
+
+@pytest.mark.parametrize(("argv", "starts"), [
+    (["-j8", "output/sdg/customer_support_tool_sft.jsonl"], True),
+    (["--profile", "profiles/local"], True),
+    (["-n", "output/sdg/x.jsonl"], False),
+    (["-np"], False),
+    (["--dry-run"], False),
+    (["--lint"], False),
+    (["--unlock"], False),
+])
+def test_prestart_only_when_jobs_may_run(runtime: Path, monkeypatch: pytest.MonkeyPatch,
+                                        argv: list[str], starts: bool) -> None:
+    monkeypatch.setenv(warm.RUNTIME_ENV, str(runtime))
+    started: list[bool] = []
+    monkeypatch.setattr(warm, "connect", lambda: started.append(True) or socket.socketpair()[0])
+    monkeypatch.setattr(warm.threading, "Thread", _InlineThread)
+    warm.prestart(argv)
+    assert started == ([True] if starts else [])
+
+
+class _InlineThread:
+    """Runs the target at start(), so the test needs no synchronisation."""
+
+    def __init__(self, target: Any, **_kwargs: Any) -> None:
+        self.target = target
+
+    def start(self) -> None:
+        self.target()

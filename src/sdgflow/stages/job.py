@@ -7,6 +7,7 @@ re-parse the Snakefile, which costs more than a script's interpreter start."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +40,7 @@ class StageFailed(Exception):
 def run_stage(job: Any, stage: Callable[[Recipe, Any], None]) -> None:
     """`script:` jobs: run `stage(recipe, job)`; a user error exits 2, a failed stage 1."""
     configure_logging(job.log[0] if job.log else None)
+    logging.getLogger("sdgflow").info("%s started (process %d)", job.rule, os.getpid())
     recipe = load_planned_recipe(job.params.recipe)
     try:
         stage(recipe, job)

@@ -27,6 +27,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,29 @@ def connect() -> socket.socket:
     if sock is None:
         raise WarmUnavailable(f"cannot connect to {paths['sock']}")
     return sock
+
+
+# Snakemake invocations that never run a job: no server is started for them.
+_NO_JOBS = {"-n", "--dry-run", "--dryrun", "--lint", "--list-rules", "-l", "--summary", "-S",
+            "--detailed-summary", "-D", "--dag", "--rulegraph", "--filegraph", "--unlock",
+            "--cleanup-metadata", "--list-changes", "--lc", "--list-input-changes", "--li",
+            "--list-params-changes", "--lp", "--version", "-v", "--help", "-h", "--touch", "-t",
+            "--delete-all-output", "--delete-temp-output", "--list-untracked", "--lu"}
+
+
+def prestart(argv: list[str]) -> None:
+    """Boot the server in the background while Snakemake builds its DAG (it takes ~2 CPU-s to
+    import everything), unless the command line says no job will run."""
+    if not enabled() or any(a in _NO_JOBS or (a[:1] == "-" and a[1:2] != "-" and "n" in a
+                                              and a[1:].isalpha()) for a in argv):
+        return
+
+    def boot() -> None:
+        # On failure the first job tries again, and runs in-process if that fails too.
+        with contextlib.suppress(WarmUnavailable, OSError):
+            connect().close()
+
+    threading.Thread(target=boot, name="sdgflow-warm-prestart", daemon=True).start()
 
 
 def run(stage: str, job: Any) -> int:
