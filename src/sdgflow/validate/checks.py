@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     Projection = StructuredMessagesProjection | OpenAIMessagesProjection
 
 ROLES = ("system", "user", "assistant", "tool")
+NOT_OBJECT = object()  # the "role" of a message that is not an object (in Conversation.roles)
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -112,6 +113,12 @@ class Conversation:
         self._final_tokens: Any = None
         messages = row.get("messages")
         self.messages: list[Any] = messages if isinstance(messages, list) else []
+        # Each message's role (None when it has none; NOT_OBJECT when the message is no object)
+        # and content (None when absent), read once for the checks that look at every message.
+        self.roles: list[Any] = [msg.get("role") if isinstance(msg, dict) else NOT_OBJECT
+                                 for msg in self.messages]
+        self.contents: list[Any] = [msg.get("content") if isinstance(msg, dict) else None
+                                    for msg in self.messages]
         self.calls: list[Call] = []
         self.call_turns: list[int] = []
         self.tool_indices: list[int] = []
@@ -126,10 +133,11 @@ class Conversation:
     def _walk(self) -> None:
         pending: dict[str, Call] = {}
         as_object = self.args_as_object
-        for i, msg in enumerate(self.messages):
-            if not isinstance(msg, dict):
+        messages = self.messages
+        for i, role in enumerate(self.roles):
+            if role is NOT_OBJECT:
                 continue
-            role = msg.get("role")
+            msg = messages[i]
             if role == "tool":
                 self.tool_indices.append(i)
                 tcid = msg.get("tool_call_id")
@@ -475,6 +483,8 @@ def _cites(final_padded: str, final_words: set[str], forms: tuple[str, ...]) -> 
             continue
         if form in final_padded:
             return True
+        if form.count(" ") < 5:
+            continue  # fewer than 4 words (a form is " w1 w2 ... "): the share rule needs 4
         words = [w for w in form.split() if w not in STOPWORDS]
         if len(words) >= 4 and sum(w in final_words for w in words) * 2 >= len(words):
             return True
@@ -529,6 +539,11 @@ def messages_missing(conv: Conversation) -> list[str]:
 @check("messages.role_invalid", "error",
        "every message is an object whose role is system, user, assistant or tool", "any")
 def role_invalid(conv: Conversation) -> list[str]:
+    roles = conv.roles
+    if (roles.count("system") + roles.count("user") + roles.count("assistant")
+            + roles.count("tool") == len(roles)
+            and ("tool" not in roles or is_tool_calling(conv.projection))):
+        return []  # every message an object with a known role (C-level scans)
     out = []
     for i, msg in enumerate(conv.messages):
         if not isinstance(msg, dict):
@@ -546,6 +561,10 @@ def role_invalid(conv: Conversation) -> list[str]:
        enabled=lambda cfg, proj: is_tool_calling(proj) or bool(getattr(proj, "system_prompt",
                                                                        None)))
 def system_first(conv: Conversation) -> list[str]:
+    roles = conv.roles
+    opens = roles[0] == "system"
+    if (opens or roles[0] is NOT_OBJECT) and roles.count("system") == opens:
+        return []  # a system message opens (or the first is no object) and no other follows
     out = []
     first = conv.messages[0]
     if isinstance(first, dict) and first.get("role") != "system":
@@ -576,11 +595,10 @@ def message_count(conv: Conversation) -> list[str]:
        "null beside tool_calls)", "any")
 def content_invalid(conv: Conversation) -> list[str]:
     out = []
-    for i, msg in enumerate(conv.messages):
-        if not isinstance(msg, dict):
-            continue
-        role, content = msg.get("role"), msg.get("content")
+    messages, contents = conv.messages, conv.contents
+    for i, role in enumerate(conv.roles):
         if role in ("system", "user"):
+            content = contents[i]
             if not isinstance(content, str):
                 out.append(f"messages[{i}] ({role}) content is "
                            f"{'missing' if content is None else 'a ' + type(content).__name__}"
@@ -588,11 +606,12 @@ def content_invalid(conv: Conversation) -> list[str]:
             elif not content.strip():
                 out.append(f"messages[{i}] ({role}) has empty content")
         elif role == "assistant":
+            content = contents[i]
             if content is not None and not isinstance(content, str):
                 out.append(f"messages[{i}] (assistant) content is a {type(content).__name__}, "
                            "not text")
-            elif not msg.get("tool_calls") and not (content or "").strip() and i < len(
-                    conv.messages) - 1:
+            elif not messages[i].get("tool_calls") and not (content or "").strip() and i < len(
+                    messages) - 1:
                 out.append(f"messages[{i}] is an assistant message with neither content nor "
                            "tool_calls")
     return out
@@ -837,10 +856,12 @@ def seed_mismatch(conv: Conversation) -> list[str]:
        enabled=lambda cfg, proj: cfg.require_clarifying_question)
 def no_clarifying_question(conv: Conversation) -> list[str]:
     stop = conv.call_turns[0] if conv.call_turns else len(conv.messages) - 1
-    for msg in conv.messages[:stop]:
-        if (isinstance(msg, dict) and msg.get("role") == "assistant"
-                and isinstance(msg.get("content"), str) and "?" in msg["content"]):
-            return []
+    messages = conv.messages
+    for i, role in enumerate(conv.roles[:stop]):
+        if role == "assistant":
+            content = messages[i].get("content")
+            if isinstance(content, str) and "?" in content:
+                return []
     what = f"messages[{stop}]" if conv.call_turns else "the final answer"
     return [f"no assistant message asks a clarifying question before the tool call ({what})"
             if conv.call_turns else
@@ -976,9 +997,9 @@ def ungrounded_policy(conv: Conversation) -> list[str]:
 def markdown(conv: Conversation) -> list[str]:
     # Cheap substring triggers over all the text first; most rows are clean and stop here.
     # (A one-character scan is a memchr: the two- and three-character ones run behind it.)
-    joined = "\n" + "\n".join([msg["content"] for msg in conv.messages
-                                if isinstance(msg, dict) and msg.get("role") != "tool"
-                                and isinstance(msg.get("content"), str)])
+    joined = "\n" + "\n".join([content for role, content
+                                in zip(conv.roles, conv.contents, strict=True)
+                                if role != "tool" and isinstance(content, str)])
     if not (("`" in joined and "```" in joined) or ("*" in joined and "**" in joined)
             or ("_" in joined and "__" in joined) or "#" in joined or "|" in joined
             or _LINE_START.search(joined)):
@@ -1009,19 +1030,18 @@ def _collapsed(text: str) -> bool:
     return not any(c in text for c in _ASCII_SPACES)
 
 
-def conversation_digest(messages: list[Any]) -> int:
+def conversation_digest(conv: Conversation) -> int:
     """64-bit hash of roles, contents (case-folded, whitespace runs collapsed) and called
     functions with their arguments (call ids left out: they carry no content). The hash is
     Python's (keyed SipHash) of the normalized text: it only ever meets hashes of the same
     process, in the dedupe table."""
     parts: list[str] = []
     append = parts.append
-    for msg in messages:
-        if not isinstance(msg, dict):
+    for msg, role, content in zip(conv.messages, conv.roles, conv.contents, strict=True):
+        if role is NOT_OBJECT:
             append(repr(msg))
             continue
-        content = msg.get("content")
-        append(str(msg.get("role")))
+        append(str(role))
         append(content.strip() if isinstance(content, str) else repr(content))
         calls = msg.get("tool_calls")
         if isinstance(calls, list):
@@ -1044,7 +1064,7 @@ def conversation_digest(messages: list[Any]) -> int:
        "the conversation is not a duplicate (normalized text hash) of an earlier valid one",
        "any", enabled=lambda cfg, proj: cfg.dedupe)
 def duplicate(conv: Conversation) -> list[str]:
-    conv.digest = conversation_digest(conv.messages)
+    conv.digest = conversation_digest(conv)
     first = conv.seen.get(conv.digest)
     if first is None:
         return []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -71,6 +72,23 @@ def _dump_line(obj: Any) -> bytes:
 _SDG_KEY = b',"_sdg":'
 
 
+def _read_lines(fh: Any, block_size: int = 1 << 20) -> Iterator[bytes]:
+    """The lines of a binary file exactly as iterating it gives them, read in 1 MiB blocks:
+    BufferedReader.readline looks for the newline a byte at a time, `bytes.find` with memchr
+    (a third of the stage's I/O cost on ~5 KB rows)."""
+    rest = b""
+    while block := fh.read(block_size):
+        start, scan = 0, len(rest)
+        if rest:
+            block = rest + block
+        while (end := block.find(b"\n", scan)) >= 0:
+            yield block[start:end + 1]
+            start = scan = end + 1
+        rest = block[start:]
+    if rest:
+        yield rest
+
+
 def _split_projected(line: bytes) -> tuple[dict[str, Any] | None, Any, bytes | None]:
     """`(row, _sdg value, the row's own line)` of a compact line whose last top-level key is
     `_sdg` (as `project` writes them), else `(None, None, None)`.
@@ -131,7 +149,7 @@ def validate_file(
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(in_path, "rb") as src, open(out_path, "wb") as out, \
             open(rejects_path, "wb") as rej:
-        for index, line in enumerate(src):
+        for index, line in enumerate(_read_lines(src)):
             if line.isspace():
                 continue
             n += 1
