@@ -17,12 +17,11 @@ ratio = limit / wall. Prints figures only; nothing here fails on timing.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import subprocess
 import sys
-import tempfile
-import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,71 +156,64 @@ def run_shape(latency: float, slots: int, records: int, shard_size: int, jobs: i
 
 # --------------------------------------------------------------------------- peer (optional)
 
-PEER_DRIVER = textwrap.dedent('''
-    """Run the customer_support_tools recipe through Data Designer against the simulator."""
-    import json, sys, time
-    import pandas as pd
-    import yaml
-
-    recipe_path, endpoint, records, slots = sys.argv[1], sys.argv[2], int(sys.argv[3]), \\
-        int(sys.argv[4])
-    recipe = yaml.safe_load(open(recipe_path))
-    import data_designer.config as dd
-    try:
-        from data_designer.interface import DataDesigner
-    except ImportError:
-        from data_designer.essentials import DataDesigner
-    model = recipe["models"][0]
-    params = dict(model.get("inference_parameters", {}))
-    params["max_parallel_requests"] = slots
-    provider = dd.ModelProvider(name="sim", endpoint=endpoint, provider_type="openai",
-                                api_key="SDGFLOW_SIM_KEY")
-    models = [dd.ModelConfig(alias=model["alias"], model=model["model"], provider="sim",
-                             skip_health_check=True,
-                             inference_parameters=dd.ChatCompletionInferenceParams(**params))]
-    builder = dd.DataDesignerConfigBuilder(model_configs=models)
-    seeds = pd.read_json(recipe["seed_dataset"]["path"], lines=True)
-    builder.with_seed_dataset(dd.DataFrameSeedSource(df=seeds))
-    for column in recipe["columns"]:
-        if column["type"] == "category":
-            builder.add_column(dd.SamplerColumnConfig(
-                name=column["name"], sampler_type=dd.SamplerType.CATEGORY,
-                params=dd.CategorySamplerParams(values=column["values"])))
-        else:
-            builder.add_column(dd.LLMTextColumnConfig(
-                name=column["name"], model_alias=column["model_alias"],
-                prompt=column["prompt"]))
-    designer = DataDesigner(model_providers=[provider])
-    start = time.perf_counter()
-    designer.create(builder, num_records=records)
-    print(json.dumps({"wall": time.perf_counter() - start}))
-''')
+PEER_DRIVER = Path(__file__).with_name("peer_data_designer.py")
 
 
 def peer_available(python: str | None) -> bool:
     if not python:
         return False
-    done = subprocess.run([python, "-c", "import data_designer"], capture_output=True)
+    done = subprocess.run([python, "-c", "import data_designer.interface"], capture_output=True)
+    if done.returncode != 0:
+        log(f"peer: {python} cannot import data_designer: "
+            f"{' '.join(done.stderr.decode(errors='replace').strip().splitlines()[-1:])}")
     return done.returncode == 0
 
 
 def run_peer(python: str, latency: float, slots: int, records: int, keep: Path | None) -> str:
-    """The peer's ratio on the same shape and simulator, or why it could not run."""
+    """The peer's ratio on the same shape and simulator, or why it could not run.
+
+    `bench/peer_data_designer.py` runs under `python` (the peer's venv) against a fresh
+    simulator with the same budget; wall and CPU are those of that whole process (start-up,
+    imports, create() with its profiling), as snakemake's are for sdgflow. Requests are counted
+    at the simulator: expected = records x LLM columns + one health-check chat request per
+    checked model (Data Designer's health check is a real completion, unlike sdgflow's). The
+    window (for `win`) is the generation phase from the per-request log, health checks left
+    out. Data Designer sends no per-record `seed`, so records whose seed row and sampled
+    categories coincide send identical bodies: the simulator counts those as repeats
+    (`same-body`), though each is a distinct record requested once, not a re-sent call.
+    """
     with ScratchProject(keep) as project, Sim(project.root, latency, slots) as sim:
         recipe = project.configure(records=records)
         recipe.write_text(recipe.read_text().replace("${oc.env:PWD}", str(project.root)))
-        driver = Path(tempfile.mkstemp(suffix="-peer.py", dir=project.root)[1])
-        driver.write_text(PEER_DRIVER)
         log(f"peer: {python} on ({latency}s, {slots} slots), {records} records")
-        run = run_timed([python, str(driver), str(recipe), f"{sim.url}/v1", str(records),
+        run = run_timed([python, str(PEER_DRIVER), str(recipe), f"{sim.url}/v1", str(records),
                          str(slots)], project.root, {**os.environ, SIM_KEY_ENV: SIM_KEY},
-                        timeout=max(1800, 20 * records * latency / slots))
-        if run.returncode != 0:
-            return f"failed: {run.output.strip().splitlines()[-1][:60] if run.output else '?'}"
+                        timeout=max(1800, 20 * records * latency / slots),
+                        log_file=project.root / "bench-peer.log")
         stats = sim.stats()
-        limit = records * latency / slots
-        return (f"{limit / run.wall:.2f} ({run.cpu / records * 1000:.1f} CPU-s/1k, "
-                f"{stats['repeated_completed']} repeats)")
+        answered = sorted(e["unix_time"] for e in sim.answered() if e.get("status") == "200")
+        if run.returncode != 0:
+            tail = run.output.strip().splitlines()[-15:] if run.output else ["?"]
+            log("peer failed:\n" + "\n".join(tail))
+            return f"failed: {tail[-1][:60]}"
+        report = next((json.loads(line) for line in reversed(run.output.splitlines())
+                       if line.startswith('{"create_wall"')), None)
+        if report is None:
+            return "failed: no report line from the peer driver"
+    limit = records * latency / slots
+    expected = records * len(report["llm_columns"]) + report["health_checks"]
+    generation = answered[report["health_checks"]:]
+    window = generation[-1] - (generation[0] - latency) if generation else 0.0
+    log(f"peer: data-designer {report['version']}: wall {run.wall:.2f}s (create() "
+        f"{report['create_wall']:.2f}s), window {window:.2f}s, CPU {run.cpu:.2f}s, "
+        f"{report['rows']} rows, filled {report['filled']}, requests {stats['requests']} "
+        f"(expected {expected}), completed {stats['completed']}, max in flight "
+        f"{stats['max_in_flight']}, same-body repeats {stats['repeated_completed']}")
+    check = "" if stats["requests"] == expected and report["rows"] == records else " MISMATCH"
+    win = f"{limit / window:.2f}" if window > 0 else "-"
+    return (f"{limit / run.wall:.2f} win {win} ({run.cpu / records * 1000:.1f} CPU-s/1k, "
+            f"req {stats['requests']}/{expected}{check}, {stats['repeated_completed']} "
+            "same-body)")
 
 
 # --------------------------------------------------------------------------- main
