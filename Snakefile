@@ -14,15 +14,17 @@ import sys
 
 from sdgflow.config.errors import ConfigError
 from sdgflow.stages.plan import RECIPE_ENV, SLOTS_ENV, parallel_jobs, plan_build, resource_value
+from sdgflow.stages.slots import BUDGET_ENV
 from sdgflow.stages.warm import prestart
 
 
+GLOBAL_SLOTS = resource_value(workflow.global_resources.get("llm_slots"))
 try:
     PLAN = plan_build(
         config,
         targets=sys.argv[1:],
         parallel_jobs=parallel_jobs(workflow),
-        global_slots=resource_value(workflow.global_resources.get("llm_slots")),
+        global_slots=GLOBAL_SLOTS,
     )
 except ConfigError as error:
     raise WorkflowError(f"sdgflow config error:\n{error}")
@@ -36,8 +38,10 @@ else:
 
 
 # Stages run in forks of one warm sdgflow process (docs/design.md): start it while the DAG is
-# built, so the first job does not wait for its imports.
+# built, so the first job does not wait for its imports. Its jobs share the endpoint budget
+# (min of max_parallel_requests and --resources llm_slots) instead of keeping fixed shares.
 if not workflow.remote_exec:
+    os.environ[BUDGET_ENV] = str(GLOBAL_SLOTS or "")
     prestart(sys.argv[1:])
 
 

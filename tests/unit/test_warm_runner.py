@@ -149,3 +149,24 @@ class _InlineThread:
 
     def start(self) -> None:
         self.target()
+
+
+def test_slot_ledger_grants_fifo_within_the_budget_and_frees_a_dead_jobs_slots() -> None:
+    from sdgflow.stages.slots import SlotLedger
+
+    ledger = SlotLedger()
+    a, b = (101, 0), (202, 0)  # two jobs, one lane each, same endpoint and model
+    assert ledger.declare(a, "http://e/v1 m", 2) == []
+    assert ledger.declare(b, "http://e/v1 m", 2) == []
+    assert ledger.acquire(a) == [a]
+    assert ledger.acquire(a) == [a]
+    assert ledger.acquire(b) == []  # budget of 2 in use: b waits ...
+    assert ledger.acquire(a) == []  # ... and a's third request queues behind it
+    assert ledger.release(a) == [b]  # first come, first served
+    assert ledger.drop(101) == []  # a dies holding one slot and waiting for another
+    assert ledger.acquire(b) == [b]  # its held slot came back; its queued one is forgotten
+    assert ledger.acquire(b) == []
+    assert ledger.budgets["http://e/v1 m"].in_use == 2
+    other = (303, 0)
+    assert ledger.declare(other, "http://e/v1 other-model", 1) == []
+    assert ledger.acquire(other) == [other]  # budgets are per endpoint and model

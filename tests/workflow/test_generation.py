@@ -182,3 +182,23 @@ def test_preview_config_writes_under_the_preview_path(project: Path) -> None:
     preview = project / "output" / "sdg" / "preview"
     assert (preview / "customer_support_tool_sft.jsonl").exists()
     assert not (project / "output" / "sdg" / "customer_support_tool_sft.jsonl").exists()
+
+
+@pytest.mark.parametrize("sim", [("--latency", "0.2", "--slots", "8")], indirect=True)
+def test_a_job_borrows_the_slots_other_jobs_leave_idle(project: Path, sim: SimServer) -> None:
+    set_size(project, 40, 20, "      max_parallel_requests: 8\n")
+    point_recipe_at(project, "customer_support_tools", sim)
+    slots = ("--resources", "llm_slots=8")
+    # Shard 1's answers are stored first, so in the full run its job sends nothing.
+    first = snakemake(project, str(WORK / "gen" / "shard-1.parquet"), *slots, env=sim_env())
+    assert first.returncode == 0, first.output
+    (project / WORK / "gen" / "shard-1.parquet").unlink()
+    sim.reset()
+    run = snakemake(project, TARGET, *slots, cores=2, env=sim_env())
+    assert run.returncode == 0, run.output
+    assert run.rules["generate"] == 2
+    stats = sim.stats()
+    assert stats["completed"] == 20  # shard 0 only
+    # Two jobs at once: each has a share of 4 of the 8 slots, but the job with work used the
+    # whole budget while the other had nothing to send (the warm runner lends idle slots).
+    assert stats["max_in_flight"] == 8

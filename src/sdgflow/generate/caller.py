@@ -27,6 +27,7 @@ from sdgflow.generate.retry import (
     classify,
     retry_after,
 )
+from sdgflow.stages.slots import SharedSlots
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,27 @@ class EndpointCaller:
         self.limiter = AdaptiveLimiter(ceiling)
         self.max_retries, self.breaker = max_retries, breaker
         self.requests_sent = 0
+        self.shared: SharedSlots | None = None
+        self.lane = 0
+
+    def share(self, shared: SharedSlots) -> None:
+        """Take each slot from the warm runner's budget for this endpoint and model too."""
+        self.shared = shared
+        self.lane = shared.lane(f"{self.provider.endpoint} {self.model}", self.limiter.ceiling)
+
+    async def _acquire(self) -> None:
+        await self.limiter.acquire()
+        if self.shared is not None:
+            try:
+                await self.shared.acquire(self.lane)
+            except BaseException:
+                self.limiter.release()
+                raise
+
+    def _release(self, *, throttled: bool = False, wait: float | None = None) -> None:
+        if self.shared is not None:
+            self.shared.release(self.lane)
+        self.limiter.release(throttled=throttled, wait=wait)
 
     def fatal(self, exc: openai.APIStatusError) -> FatalEndpointError:
         what = {401: "rejected the API key", 403: "denied permission",
@@ -101,7 +123,7 @@ class EndpointCaller:
     async def call(self, body: dict[str, Any]) -> CallResult:
         attempt = 0
         while True:
-            await self.limiter.acquire()
+            await self._acquire()
             started = time.monotonic()
             throttled, wait = False, None
             self.requests_sent += 1
@@ -120,14 +142,14 @@ class EndpointCaller:
                         choices[0].get("finish_reason") != "length":
                     raise EmptyReply("the reply had no content (reasoning only or empty)")
                 latency = time.monotonic() - started
-                self.limiter.release()
+                self._release()
                 self.breaker.record(True)
                 return CallResult(response, attempt + 1, latency)
             except Exception as exc:
                 outcome = classify(exc)
                 throttled = isinstance(exc, openai.RateLimitError)
                 wait = retry_after(exc)
-                self.limiter.release(throttled=throttled, wait=wait)
+                self._release(throttled=throttled, wait=wait)
                 if outcome is Outcome.FATAL:
                     raise self.fatal(exc) from None  # type: ignore[arg-type]
                 attempt += 1

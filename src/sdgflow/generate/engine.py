@@ -21,6 +21,8 @@ from sdgflow.generate.reasoning import split_reasoning
 from sdgflow.generate.request import build_request, request_key
 from sdgflow.generate.shard import ColumnResult
 from sdgflow.generate.store import RequestStore, StoredAnswer
+from sdgflow.stages import slots
+from sdgflow.stages.slots import SharedSlots, shared_capacity
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ class BatchSummary:
 
 
 class BatchGenerator:
-    def __init__(self, recipe: Recipe, store: RequestStore, slots: int) -> None:
+    def __init__(self, recipe: Recipe, store: RequestStore, slots_per_job: int) -> None:
         self.recipe, self.store = recipe, store
         self.order = llm_column_order(recipe)
         self.columns = {c.name: c for c in recipe.llm_columns}
@@ -60,7 +62,11 @@ class BatchGenerator:
         self.callers: dict[str, EndpointCaller] = {}
         for alias in sorted({c.model_alias for c in recipe.llm_columns}):
             model = recipe.model_for(alias)
-            ceiling = min(slots, model.inference_parameters.max_parallel_requests)
+            budget = model.inference_parameters.max_parallel_requests
+            # In a warm child the runner shares the whole budget among the jobs (slots.py);
+            # elsewhere this job keeps to its share.
+            ceiling = shared_capacity(budget) if slots.CHANNEL is not None else \
+                min(slots_per_job, budget)
             self.callers[alias] = EndpointCaller(
                 make_client(recipe, alias, ceiling), provider_for(recipe, alias), model.model,
                 ceiling, model.inference_parameters.max_retries, breaker)
@@ -82,6 +88,10 @@ class BatchGenerator:
         else:
             stored = {}
         progress = Progress(total=len(records))
+        shared = await SharedSlots.connect()
+        if shared is not None:
+            for caller in self.callers.values():
+                caller.share(shared)
         if not self._all_stored(records, stored):
             await asyncio.gather(*(self.callers[a].health_check() for a in self.callers
                                    if not self.recipe.model_for(a).skip_health_check))
@@ -104,6 +114,8 @@ class BatchGenerator:
             reporter.cancel()
             for caller in self.callers.values():
                 await caller.client.close()
+            if shared is not None:
+                await shared.close()
         log.info("%s", progress.line(0))
         summary = BatchSummary(
             requests_sent=sum(c.requests_sent for c in self.callers.values()),

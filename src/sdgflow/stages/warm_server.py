@@ -27,6 +27,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from sdgflow.stages import slots
+from sdgflow.stages.slots import SlotLedger
 from sdgflow.stages.warm import DEFAULT_IDLE_S, HEADER, IDLE_ENV
 
 
@@ -90,73 +92,132 @@ def _child(conn: socket.socket, closing: list[Any]) -> int:
     return code
 
 
-def serve(sock_path: Path, pid_path: Path) -> None:
-    # Stages import lazily; import them all here, once, before the first fork.
-    from sdgflow.stages.jobs import warm_up
+class WarmServer:
+    """Accepts jobs, forks a child per job, keeps the shared slot ledger, reaps children."""
 
-    warm_up()
-    idle_s = float(os.environ.get(IDLE_ENV, DEFAULT_IDLE_S))
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(sock_path))
-    listener.listen(256)
-    inode = os.stat(sock_path).st_ino
-    pid_path.write_text(f"{os.getpid()}\n")
-    wake_r, wake_w = socket.socketpair()
-    wake_r.setblocking(False)
-    wake_w.setblocking(False)
-    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so set_wakeup_fd gets the byte
-    signal.set_wakeup_fd(wake_w.fileno())
-    selector = selectors.DefaultSelector()
-    selector.register(listener, selectors.EVENT_READ, "accept")
-    selector.register(wake_r, selectors.EVENT_READ, "reap")
-    children: dict[int, socket.socket] = {}
-    last_work = time.monotonic()
-    os.write(1, b"1")  # ready: the job that started us connects now
-    os.close(1)
-    os.open(os.devnull, os.O_WRONLY)  # fd 1 again, so nothing writes into a closed pipe
+    def __init__(self, sock_path: Path, pid_path: Path) -> None:
+        self.sock_path, self.pid_path = sock_path, pid_path
+        self.idle_s = float(os.environ.get(IDLE_ENV, DEFAULT_IDLE_S))
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(str(sock_path))
+        self.listener.listen(256)
+        self.inode = os.stat(sock_path).st_ino
+        pid_path.write_text(f"{os.getpid()}\n")
+        self.wake_r, self.wake_w = socket.socketpair()
+        self.wake_r.setblocking(False)
+        self.wake_w.setblocking(False)
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so the wakeup fd gets a byte
+        signal.set_wakeup_fd(self.wake_w.fileno())
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.listener, selectors.EVENT_READ, ("accept", 0))
+        self.selector.register(self.wake_r, selectors.EVENT_READ, ("reap", 0))
+        self.jobs: dict[int, socket.socket] = {}  # child pid -> the job's connection
+        self.controls: dict[int, socket.socket] = {}  # child pid -> its slot control socket
+        self.partial: dict[int, bytes] = {}
+        self.ledger = SlotLedger()
 
-    def reap() -> None:
-        while children:
+    def run(self) -> None:
+        last_work = time.monotonic()
+        try:
+            while True:
+                for key, _events in self.selector.select(timeout=min(self.idle_s, 5.0)):
+                    kind, pid = key.data
+                    if kind == "accept":
+                        self.accept()
+                    elif kind == "control":
+                        self.control(pid)
+                    else:
+                        with contextlib.suppress(BlockingIOError):
+                            while self.wake_r.recv(4096):
+                                pass
+                self.reap()
+                if self.jobs:
+                    last_work = time.monotonic()
+                elif time.monotonic() - last_work > self.idle_s or \
+                        not _still_ours(self.sock_path, self.inode):
+                    return
+        finally:
+            if _still_ours(self.sock_path, self.inode):
+                self.sock_path.unlink(missing_ok=True)
+                self.pid_path.unlink(missing_ok=True)
+
+    def accept(self) -> None:
+        conn, _ = self.listener.accept()
+        control, child_control = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                slots.CHANNEL = child_control
+                code = _child(conn, [self.listener, self.wake_r, self.wake_w, control,
+                                     *self.jobs.values(), *self.controls.values()])
+            finally:
+                os._exit(code)
+        child_control.close()
+        self.jobs[pid], self.controls[pid] = conn, control
+        self.selector.register(control, selectors.EVENT_READ, ("control", pid))
+        with contextlib.suppress(OSError):
+            conn.sendall(f"{pid}\n".encode())
+
+    def control(self, pid: int) -> None:
+        """Slot requests from child `pid` (see slots.py for the line format)."""
+        data = self.controls[pid].recv(65536)
+        if not data:
+            self.drop(pid)
+            return
+        lines = (self.partial.pop(pid, b"") + data).split(b"\n")
+        if lines[-1]:
+            self.partial[pid] = lines[-1]
+        grants = []
+        for line in lines[:-1]:
+            verb, lane, *rest = line.decode().split(" ", 3)
+            if verb == "d":
+                grants += self.ledger.declare((pid, int(lane)), rest[1], int(rest[0]))
+            elif verb == "a":
+                grants += self.ledger.acquire((pid, int(lane)))
+            elif verb == "r":
+                grants += self.ledger.release((pid, int(lane)))
+        self.grant(grants)
+
+    def grant(self, grants: list[tuple[int, int]]) -> None:
+        for pid, lane in grants:
+            control = self.controls.get(pid)
+            if control is not None:
+                with contextlib.suppress(OSError):
+                    control.sendall(f"g {lane}\n".encode())
+
+    def drop(self, pid: int) -> None:
+        control = self.controls.pop(pid, None)
+        if control is not None:
+            self.selector.unregister(control)
+            control.close()
+        self.partial.pop(pid, None)
+        self.grant(self.ledger.drop(pid))
+
+    def reap(self) -> None:
+        """Wait for exited children (their CPU becomes ours) and tell each job its status."""
+        while self.jobs:
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
                 return
-            conn = children.pop(pid, None)
+            self.drop(pid)
+            conn = self.jobs.pop(pid, None)
             if conn is not None:
                 with contextlib.suppress(OSError):
                     conn.sendall(f"{status}\n".encode())
                 conn.close()
 
-    try:
-        while True:
-            for key, _events in selector.select(timeout=min(idle_s, 5.0)):
-                if key.data == "reap":
-                    try:
-                        while wake_r.recv(4096):
-                            pass
-                    except BlockingIOError:
-                        pass
-                    reap()
-                    continue
-                conn, _ = listener.accept()
-                pid = os.fork()
-                if pid == 0:
-                    code = 1
-                    try:
-                        code = _child(conn, [listener, wake_r, wake_w])
-                    finally:
-                        os._exit(code)
-                children[pid] = conn
-                with contextlib.suppress(OSError):
-                    conn.sendall(f"{pid}\n".encode())
-            reap()
-            if children:
-                last_work = time.monotonic()
-            elif time.monotonic() - last_work > idle_s or not _still_ours(sock_path, inode):
-                return
-    finally:
-        if _still_ours(sock_path, inode):
-            sock_path.unlink(missing_ok=True)
-            pid_path.unlink(missing_ok=True)
+
+def serve(sock_path: Path, pid_path: Path) -> None:
+    # Stages import lazily; import them all here, once, before the first fork.
+    from sdgflow.stages.jobs import warm_up
+
+    warm_up()
+    server = WarmServer(sock_path, pid_path)
+    os.write(1, b"1")  # ready: the job that started us connects now
+    os.close(1)
+    os.open(os.devnull, os.O_WRONLY)  # fd 1 again, so nothing writes into a closed pipe
+    server.run()
 
 
 def _still_ours(sock_path: Path, inode: int) -> bool:
