@@ -56,7 +56,22 @@ def machine_info() -> str:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:
         cpus = os.cpu_count() or 0
-    return f"{cpus} CPUs (nproc), {model}, Python {sys.version.split()[0]}"
+    return f"{cpus} CPUs (nproc), {model}, Python {sys.version.split()[0]}{slurm_warning()}"
+
+
+def slurm_warning() -> str:
+    """The SLURM executor plugin runs `scontrol show config` (10 s timeout) whenever Snakemake
+    starts; with scontrol installed but no controller answering, every run waits for it."""
+    if shutil.which("scontrol") is None:
+        return ""
+    try:
+        ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=15)
+    except (OSError, subprocess.TimeoutExpired):
+        ping = None
+    if ping is not None and ping.returncode == 0 and "UP" in ping.stdout:
+        return ""
+    return ("; WARNING: scontrol is installed but no SLURM controller answers, so every "
+            "snakemake start waits ~10 s (start it: tests/slurm/cluster.sh start)")
 
 
 def load_average() -> str:
