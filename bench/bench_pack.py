@@ -1,10 +1,16 @@
-"""Benchmark the pack stage: 200k synthetic customer-support conversations.
+"""Benchmark the pack stage: 200k synthetic customer-support conversations, or real ones.
 
-Generates realistic tool-calling SFT records (system prompt, 6-10 messages, exactly one tool
-call with its result, varied lengths ~1000 tokens rendered), writes JSONL, runs `pack_file`
-(dry run: render + tokenize + pack) and prints a table.
+By default generates realistic tool-calling SFT records (system prompt, 6-10 messages, exactly
+one tool call with its result, varied lengths ~1000 tokens rendered), writes JSONL, runs
+`pack_file` (dry run: render + tokenize + pack) and prints a table.
+
+`--input PATH` packs an existing JSONL instead (e.g. the validated output of the pipeline,
+whose lengths differ from the synthetic ones); with `--resample N` it first builds an N-record
+JSONL by sampling PATH's lines with replacement (seeded by `--seed`, so the same file every
+run), to bench the real length distribution at scale.
 
     python bench/bench_pack.py [--records 200000] [--tokenizer o200k_harmony] [--workers N]
+    python bench/bench_pack.py --input out.jsonl [--resample 200000] [--seed 1234]
 """
 
 from __future__ import annotations
@@ -140,6 +146,17 @@ def conversation(r: random.Random, i: int) -> dict:
             "tool_name": tool}
 
 
+def resample(src: Path, dest: Path, records: int, seed: int) -> None:
+    """`records` lines of `src` drawn with replacement (blank lines skipped), seeded."""
+    lines = [ln.rstrip(b"\r\n") for ln in src.read_bytes().splitlines() if ln.strip()]
+    if not lines:
+        raise SystemExit(f"{src}: no records to resample")
+    r = random.Random(seed)
+    with open(dest, "wb") as f:
+        for _ in range(records):
+            f.write(lines[r.randrange(len(lines))] + b"\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=200_000)
@@ -148,10 +165,27 @@ def main() -> None:
     ap.add_argument("--algorithm", default="histogram_exact_fit")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--keep", type=Path, default=None, help="reuse/keep this JSONL path")
+    ap.add_argument("--input", type=Path, default=None,
+                    help="pack this JSONL instead of synthetic records")
+    ap.add_argument("--resample", type=int, default=None, metavar="N",
+                    help="with --input: pack N lines sampled from it with replacement")
+    ap.add_argument("--seed", type=int, default=1234, help="seed of --resample")
     a = ap.parse_args()
+    if a.resample is not None and a.input is None:
+        ap.error("--resample needs --input")
+    if a.resample is not None and a.resample < 1:
+        ap.error("--resample must be >= 1")
     with tempfile.TemporaryDirectory() as td:
         path = a.keep or Path(td) / "bench.jsonl"
-        if not path.exists():
+        if a.input is not None and a.resample is None:
+            path = a.input
+        elif a.input is not None and not path.exists():
+            t = time.perf_counter()
+            resample(a.input, path, a.resample, a.seed)
+            print(f"resampled {a.resample} records of {a.input} "
+                  f"({path.stat().st_size / 1e6:.0f} MB, seed {a.seed}) "
+                  f"in {time.perf_counter() - t:.1f}s")
+        elif not path.exists():
             r = random.Random(1234)
             t = time.perf_counter()
             with open(path, "wb") as f:
