@@ -225,7 +225,8 @@ def _make_call(raw: Any, where: str, index: int, as_object: bool,
     name = fn.get("name")
     if not isinstance(name, str) or not name:
         problems.append("has no function.name")
-    malformed.extend(f"{where} {p}" for p in problems)
+    if problems:
+        malformed.extend(f"{where} {p}" for p in problems)
     arguments = fn.get("arguments")
     args: dict[str, Any] | None = None
     problem = None
@@ -359,15 +360,18 @@ false null none n/a na
 """.split())  # noqa: SIM905
 
 
-# ASCII punctuation (and `_`) -> space: with str.split this equals the `[^\W_]+` regex on ASCII.
-_ASCII_PUNCT = str.maketrans({c: " " for c in map(chr, range(128))
-                              if not c.isalnum() and not c.isspace()})
+# ASCII text, lower-cased with punctuation (and `_`) made spaces, in one bytes.translate pass:
+# with str.split this equals the `[^\W_]+` regex on ASCII. (str.translate with a dict costs a
+# dict lookup, and a swallowed LookupError, per distinct character: 30x slower.)
+_ASCII_TOKEN_CHARS = bytes(
+    ord(c.lower()) if c.isalnum() or c.isspace() else ord(" ")
+    for c in map(chr, range(128))) + bytes(range(128, 256))
 
 
 def tokens(text: str) -> list[str]:
     """Case-folded runs of letters/digits."""
     if text.isascii():
-        return text.lower().translate(_ASCII_PUNCT).split()
+        return text.encode().translate(_ASCII_TOKEN_CHARS).decode().split()
     return _WORD.findall(text.casefold())
 
 
@@ -896,7 +900,7 @@ def ungrounded_tool(conv: Conversation) -> list[str]:
     if toks is None:
         return []
     final_padded = " " + " ".join(toks) + " "
-    final_words = set(toks)
+    final_words: set[str] | None = None  # made when a substring test does not settle a form
     numbers_added = False
     echo: Callable[[tuple[tuple[str, ...], str]], bool] | None = None
     candidates: list[tuple[tuple[str, ...], str]] = []
@@ -907,10 +911,17 @@ def ungrounded_tool(conv: Conversation) -> list[str]:
     # the first number candidate; word forms never meet them.
     for cit in _result_candidates(conv):
         candidates.append(cit)
-        if not numbers_added and cit[0][0][0] == "#":
-            final_words |= numbers_in(_final_text(conv) or "")
-            numbers_added = True
-        if _cites(final_padded, final_words, cit[0]):
+        form = cit[0][0]  # a citable value has one form
+        if form[0] != "#" and form.count(" ") < 5:
+            hit = form in final_padded  # what _cites answers for a word form under four words
+        else:
+            if final_words is None:
+                final_words = set(toks)
+            if form[0] == "#" and not numbers_added:
+                final_words |= numbers_in(_final_text(conv) or "")
+                numbers_added = True
+            hit = _cites(final_padded, final_words, cit[0])
+        if hit:
             cited.append(cit)
             if echo is None:
                 echo = _echo_test(conv)
@@ -1017,7 +1028,7 @@ def markdown(conv: Conversation) -> list[str]:
     return out
 
 
-_ASCII_SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"  # str.isspace() in ASCII, but " "
+_ASCII_SPACES = b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"  # str.isspace() in ASCII, but " "
 
 
 def _collapsed(text: str) -> bool:
@@ -1027,7 +1038,8 @@ def _collapsed(text: str) -> bool:
         return " ".join(text.split()) == text
     if "  " in text or text[:1] == " " or text[-1:] == " ":
         return False
-    return not any(c in text for c in _ASCII_SPACES)
+    raw = text.encode()
+    return len(raw.translate(None, _ASCII_SPACES)) == len(raw)  # none of them deleted
 
 
 def conversation_digest(conv: Conversation) -> int:
@@ -1053,7 +1065,8 @@ def conversation_digest(conv: Conversation) -> int:
                     append(args if isinstance(args, str) else repr(args))
                 else:
                     append(repr(call))
-    text = "\0".join(parts).casefold()
+    text = "\0".join(parts)
+    text = text.lower() if text.isascii() else text.casefold()  # the same, for ASCII
     if not _collapsed(text):  # most text is already single-spaced: skip re-joining its words
         text = " ".join(text.split())
     # An int key is ~half the memory of 8 bytes in the dedupe table (one entry per valid row).

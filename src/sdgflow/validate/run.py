@@ -70,6 +70,8 @@ def _dump_line(obj: Any) -> bytes:
 
 
 _SDG_KEY = b',"_sdg":'
+# How `project` starts the `_sdg` object: the longer the needle, the faster rfind skips.
+_SDG_START = b',"_sdg":{"record_id":'
 
 
 def _read_lines(fh: Any, block_size: int = 1 << 20) -> Iterator[bytes]:
@@ -95,10 +97,11 @@ def _split_projected(line: bytes) -> tuple[dict[str, Any] | None, Any, bytes | N
 
     `,"_sdg":` is always a key (a `"` inside a string is escaped), and the text before it plus
     `}` parses only when that key is top-level; the rest parses only when it is the last one.
+    (The needle is `,"_sdg":{"record_id":`, how `project` writes it; other lines parse whole.)
     The row's line is then the input's own bytes: for a line `project` wrote (orjson) exactly
     what re-serialising the row gives, without the cost.
     """
-    cut = line.rfind(_SDG_KEY)
+    cut = line.rfind(_SDG_START)
     if cut <= 0 or not line.endswith(b"}\n"):
         return None, None, None
     head = line[:cut] + b"}\n"
