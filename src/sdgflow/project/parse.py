@@ -34,18 +34,25 @@ class ParseError(Exception):
         super().__init__(message)
 
 
+_STRUCTURE = re.compile(r'[\\"{}\[\]]')  # the only characters _balanced_end reacts to
+
+
 def _balanced_end(text: str, start: int) -> int:
-    """Index just past the object opening at `start`, or -1 when the text ends inside it."""
+    """Index just past the object opening at `start`, or -1 when the text ends inside it.
+
+    Jumps from one backslash, quote or bracket to the next (a regex scan) instead of looking
+    at every character in Python; a backslash inside a string skips the character after it."""
     depth = 0
     in_string = False
-    escaped = False
-    for i in range(start, len(text)):
-        ch = text[i]
+    escaped_at = -1
+    for found in _STRUCTURE.finditer(text, start):
+        i = found.start()
+        if i == escaped_at:
+            continue
+        ch = found.group()
         if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
+            if ch == "\\":
+                escaped_at = i + 1
             elif ch == '"':
                 in_string = False
         elif ch == '"':
