@@ -24,6 +24,7 @@ from sdgflow.validate.config import ValidationConfig
 Projection = StructuredMessagesProjection | OpenAIMessagesProjection
 
 MAX_EXAMPLES = 3
+WRITE_BUFFER = 1 << 20
 UNPARSEABLE = "row.unparseable"
 
 
@@ -150,8 +151,9 @@ def validate_file(
 
     for path in (out_path, rejects_path, report_path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(in_path, "rb") as src, open(out_path, "wb") as out, \
-            open(rejects_path, "wb") as rej:
+    # 1 MiB write buffers: with the default 8 KiB, every fourth ~2 KB row costs a write call.
+    with open(in_path, "rb") as src, open(out_path, "wb", buffering=WRITE_BUFFER) as out, \
+            open(rejects_path, "wb", buffering=WRITE_BUFFER) as rej:
         for index, line in enumerate(_read_lines(src)):
             if line.isspace():
                 continue
