@@ -971,7 +971,13 @@ def _echo_test(conv: Conversation) -> Callable[[tuple[tuple[str, ...], str]], bo
     field = conv.cfg.grounding_policy_field
     hint = conv.context.get(field) if field else None
     hint_padded = padded_cached(hint) if isinstance(hint, str) else ""
-    return lambda cit: any(f in echoed or f in hint_padded for f in cit[0])
+
+    def echo(cit: tuple[tuple[str, ...], str]) -> bool:
+        for form in cit[0]:  # a loop, not any(<generator>): called once or twice per row
+            if form in echoed or form in hint_padded:
+                return True
+        return False
+    return echo
 
 
 @check("final.ungrounded_policy", "error",
@@ -1053,7 +1059,7 @@ def conversation_digest(conv: Conversation) -> int:
         if role is NOT_OBJECT:
             append(repr(msg))
             continue
-        append(str(role))
+        append(role if type(role) is str else str(role))
         append(content.strip() if isinstance(content, str) else repr(content))
         calls = msg.get("tool_calls")
         if isinstance(calls, list):
