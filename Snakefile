@@ -14,6 +14,7 @@ import sys
 
 from sdgflow.config.errors import ConfigError
 from sdgflow.stages.plan import RECIPE_ENV, SLOTS_ENV, parallel_jobs, plan_build, resource_value
+from sdgflow.stages.scheduling import drop_local_rate_limit
 from sdgflow.stages.slots import BUDGET_ENV
 from sdgflow.stages.warm import prestart
 
@@ -43,6 +44,10 @@ else:
 if not workflow.remote_exec:
     os.environ[BUDGET_ENV] = str(GLOBAL_SLOTS or "")
     prestart(sys.argv[1:])
+
+
+onstart:
+    drop_local_rate_limit(workflow)
 
 
 envvars:
