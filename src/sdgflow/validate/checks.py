@@ -973,7 +973,7 @@ def _echo_test(conv: Conversation) -> Callable[[tuple[tuple[str, ...], str]], bo
     hint_padded = padded_cached(hint) if isinstance(hint, str) else ""
 
     def echo(cit: tuple[tuple[str, ...], str]) -> bool:
-        for form in cit[0]:  # a loop, not any(<generator>): called once or twice per row
+        for form in cit[0]:  # noqa: SIM110 - a loop, not any(<generator>): cheaper, per row
             if form in echoed or form in hint_padded:
                 return True
         return False
