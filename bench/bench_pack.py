@@ -11,20 +11,26 @@ run), to bench the real length distribution at scale.
 
     python bench/bench_pack.py [--records 200000] [--tokenizer o200k_harmony] [--workers N]
     python bench/bench_pack.py --input out.jsonl [--resample 200000] [--seed 1234]
+
+`--lp-bound` also solves the Gilmore-Gomory configuration LP (column generation, needs scipy:
+a bench-only dependency; tens of seconds) for a bound no packing can beat, to check how far
+the report's tight bound is from the best fractional packing.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import orjson
 
 from sdgflow.pack.config import PackingConfig
-from sdgflow.pack.run import pack_file
+from sdgflow.pack.run import pack_file, tokenize_file
 
 TOOLS = [
     ("lookup_order", "Look up an order by ID and return its status, items and shipping ETA.",
@@ -146,6 +152,51 @@ def conversation(r: random.Random, i: int) -> dict:
             "tool_name": tool}
 
 
+def _pricing(w: np.ndarray, d: np.ndarray, y: np.ndarray, cap: int) -> tuple[float, np.ndarray]:
+    """The pack (counts per length, at most d of each) of the largest dual value y: a bounded
+    knapsack by dynamic programming over the fill, each count split into powers of two."""
+    items = []  # (length, value, index, copies)
+    for i in range(len(w)):
+        if y[i] <= 0:
+            continue
+        m, c = min(int(d[i]), cap // int(w[i])), 1
+        while m > 0:
+            t = min(c, m)
+            items.append((int(w[i]) * t, float(y[i]) * t, i, t))
+            m, c = m - t, 2 * c
+    best = np.zeros(cap + 1)
+    took = []
+    for size, value, _, _ in items:
+        cand = np.full(cap + 1, -np.inf)
+        cand[size:] = best[:cap + 1 - size] + value
+        took.append(cand > best + 1e-12)
+        best = np.where(took[-1], cand, best)
+    counts = np.zeros(len(w), np.int64)
+    room = cap
+    for (size, _, i, t), tk in zip(reversed(items), reversed(took), strict=True):
+        if tk[room]:
+            counts[i] += t
+            room -= size
+    return float(best[cap]), counts
+
+
+def lp_bound(lengths: np.ndarray, cap: int) -> float:
+    """Optimum of the configuration LP (min packs, fractional, each length covered as often as
+    it occurs), by column generation; the dual of each length prices the next pack."""
+    from scipy.optimize import linprog  # bench only: not a runtime dependency
+
+    w, d = np.unique(lengths[(lengths > 0) & (lengths <= cap)], return_counts=True)
+    cols = [np.where(np.arange(len(w)) == i, min(int(d[i]), cap // int(w[i])), 0)
+            for i in range(len(w))]
+    while True:
+        a = np.array(cols).T
+        res = linprog(np.ones(a.shape[1]), A_ub=-a, b_ub=-d, bounds=(0, None), method="highs")
+        value, col = _pricing(w, d, -res.ineqlin.marginals, cap)
+        if value <= 1 + 1e-9:  # no pack prices above 1: the LP is optimal
+            return float(res.fun)
+        cols.append(col)
+
+
 def resample(src: Path, dest: Path, records: int, seed: int) -> None:
     """`records` lines of `src` drawn with replacement (blank lines skipped), seeded."""
     lines = [ln.rstrip(b"\r\n") for ln in src.read_bytes().splitlines() if ln.strip()]
@@ -170,6 +221,8 @@ def main() -> None:
     ap.add_argument("--resample", type=int, default=None, metavar="N",
                     help="with --input: pack N lines sampled from it with replacement")
     ap.add_argument("--seed", type=int, default=1234, help="seed of --resample")
+    ap.add_argument("--lp-bound", action="store_true",
+                    help="also solve the configuration LP for its bound (needs scipy)")
     a = ap.parse_args()
     if a.resample is not None and a.input is None:
         ap.error("--resample needs --input")
@@ -196,6 +249,13 @@ def main() -> None:
         cfg = PackingConfig(tokenizer=a.tokenizer, pack_size=a.pack_size,
                             algorithm=a.algorithm)
         rep = pack_file(path, cfg, Path(td) / "report.json", workers=a.workers)
+        lp = None
+        if a.lp_bound:
+            t = time.perf_counter()
+            chunks = tokenize_file(path, a.tokenizer, None, False, a.workers)
+            lens = np.concatenate([c.total for c in chunks])
+            lp = lp_bound(lens, a.pack_size)
+            print(f"configuration LP solved in {time.perf_counter() - t:.1f}s")
     rows = [
         ("records", f"{rep.records:,}"),
         ("tokenizer / template", f"{rep.tokenizer} / {rep.chat_template}"),
@@ -209,6 +269,12 @@ def main() -> None:
         ("ratio to lower bound", f"{rep.ratio_to_lower_bound:.4f}"),
         ("tight lower bound", f"{rep.tight_lower_bound:,}"),
         ("ratio to tight bound", f"{rep.ratio_to_tight_lower_bound:.4f}"),
+    ]
+    if lp is not None:
+        lp_packs = math.ceil(lp - 1e-7)
+        rows += [("LP bound", f"{lp_packs:,} ({lp:,.2f})"),
+                 ("ratio to LP bound", f"{rep.packs / lp_packs:.4f}")]
+    rows += [
         ("efficiency", f"{rep.efficiency:.4f}"),
         ("structural problems", f"{rep.problem_count}"),
     ]
