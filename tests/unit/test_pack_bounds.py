@@ -4,12 +4,14 @@ small cases whose optimum is argued by hand."""
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdgflow.pack.bounds import cardinality_bound, martello_toth_l2, tight_lower_bound
+from sdgflow.pack.packer import histogram_exact_fit
 
 
 def optimum(lengths: list[int], cap: int) -> int:
@@ -62,6 +64,23 @@ def test_bounds_on_hand_solved_cases():
     assert (b.bound, b.k, b.kink) == (5, 4, 9)
     assert b.value == pytest.approx(4.2)
     assert martello_toth_l2(lengths, 40) == 4
+
+
+def test_cardinality_bound_at_seven_or_eight_a_pack():
+    # lengths between 4096/8 = 512 and 4096/7 = 585: mostly 7 a pack, 8 only with short
+    # ones, so L1 is 6.7% too low; the bound sees it with k=7 and the packer meets it
+    r = random.Random(3)
+    lengths = [round(r.gauss(548, 12)) for _ in range(20_000)]
+    b = cardinality_bound(lengths, 4096)
+    assert b.k == 7
+    assert b.bound == 2856 >= 1.06 * math.ceil(sum(lengths) / 4096)
+    assert len(histogram_exact_fit(lengths, 4096)) == b.bound
+    # a single length: 7 of 540 fit (3780), 8 do not: exactly ceil(n / 7) packs
+    assert cardinality_bound([540] * 7000, 4096).bound == 1000 > math.ceil(7000 * 540 / 4096)
+    # the real distribution (523 +- 55) is wide enough for exactly full packs of 7, 8 and 9:
+    # its configuration LP is L1 (bench_pack.py --lp-bound), and so is this bound
+    lengths = [min(710, max(380, round(r.gauss(523, 50)))) for _ in range(20_000)]
+    assert cardinality_bound(lengths, 4096).bound == math.ceil(sum(lengths) / 4096)
 
 
 def test_bounds_of_nothing():
