@@ -11,6 +11,11 @@ run), to bench the real length distribution at scale.
 
     python bench/bench_pack.py [--records 200000] [--tokenizer o200k_harmony] [--workers N]
     python bench/bench_pack.py --input out.jsonl [--resample 200000] [--seed 1234]
+    python bench/bench_pack.py --from-pipeline 4000 [--resample 200000]
+
+`--from-pipeline N` first runs the pipeline itself (offline provider, N records, in a scratch
+copy of the project) and packs its validated output: the length distribution the product
+actually hands a trainer (resampled to `--resample`, default 200,000, records).
 
 `--lp-bound` also solves the Gilmore-Gomory configuration LP (column generation, needs scipy:
 a bench-only dependency; tens of seconds) for a bound no packing can beat, to check how far
@@ -20,8 +25,10 @@ the report's tight bound is from the best fractional packing.
 from __future__ import annotations
 
 import argparse
+import atexit
 import math
 import random
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -208,6 +215,21 @@ def resample(src: Path, dest: Path, records: int, seed: int) -> None:
             f.write(lines[r.randrange(len(lines))] + b"\n")
 
 
+def pipeline_output(records: int, keep: Path) -> Path:
+    """The validated JSONL of an offline pipeline run of `records` records."""
+    from common import ScratchProject, require_ok, run_snakemake
+
+    project = ScratchProject(keep=keep)
+    project.configure(records=records)
+    t = time.perf_counter()
+    require_ok(run_snakemake(project, "output/sdg/customer_support_tool_sft.jsonl"),
+               "offline pipeline run")
+    out = project.root / "output/sdg/customer_support_tool_sft.jsonl"
+    print(f"pipeline: {sum(1 for _ in out.open('rb'))} valid of {records} records "
+          f"in {time.perf_counter() - t:.1f}s ({out})")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=200_000)
@@ -221,9 +243,16 @@ def main() -> None:
     ap.add_argument("--resample", type=int, default=None, metavar="N",
                     help="with --input: pack N lines sampled from it with replacement")
     ap.add_argument("--seed", type=int, default=1234, help="seed of --resample")
+    ap.add_argument("--from-pipeline", type=int, default=None, metavar="N",
+                    help="generate N records with the offline pipeline and pack those")
     ap.add_argument("--lp-bound", action="store_true",
                     help="also solve the configuration LP for its bound (needs scipy)")
     a = ap.parse_args()
+    if a.from_pipeline is not None:
+        scratch = Path(tempfile.mkdtemp(prefix="sdgpack-"))
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+        a.input = pipeline_output(a.from_pipeline, scratch)
+        a.resample = a.resample or a.records
     if a.resample is not None and a.input is None:
         ap.error("--resample needs --input")
     if a.resample is not None and a.resample < 1:
