@@ -17,24 +17,25 @@ from conversations import CONTEXT, DEFECTS, FINAL, REFUND, Defect, clean_row
 from sdgflow.project.config import OpenAIMessagesProjection, StructuredMessagesProjection
 from sdgflow.validate.checks import CHECKS, active_checks
 from sdgflow.validate.config import ValidationConfig
-from sdgflow.validate.run import GateFailed, validate_file
+from sdgflow.validate.run import SDG_INVALID, GateFailed, validate_file
 
 STRUCTURED = StructuredMessagesProjection(
     type="structured_messages", source_field="conversation",
     metadata_fields=["customer_name", "order_id"])
 
 
-def projected_line(row: dict[str, Any], record_id: int, context: dict[str, Any] | None = None
-                   ) -> str:
+def projected_line(row: dict[str, Any], record_id: int, context: dict[str, Any] | None = None,
+                   sdg: dict[str, Any] | None = None) -> str:
     return json.dumps({**row, "_sdg": {"record_id": record_id,
                                        "context": context if context is not None else CONTEXT,
-                                       "repairs": []}})
+                                       "repairs": [], **(sdg or {})}})
 
 
 def run(tmp_path: Path, rows: list[dict[str, Any]], projection: Any = STRUCTURED,
-        contexts: list[dict[str, Any]] | None = None, **overrides: Any):
+        contexts: list[dict[str, Any]] | None = None, sdg: dict[str, Any] | None = None,
+        **overrides: Any):
     src = tmp_path / "projected.jsonl"
-    src.write_text("".join(projected_line(r, i, contexts[i] if contexts else None) + "\n"
+    src.write_text("".join(projected_line(r, i, contexts[i] if contexts else None, sdg) + "\n"
                            for i, r in enumerate(rows)))
     cfg = ValidationConfig(min_pass_rate=0.0, **overrides)
     report = validate_file(src, cfg, projection, tmp_path / "valid.jsonl",
@@ -46,7 +47,7 @@ def run(tmp_path: Path, rows: list[dict[str, Any]], projection: Any = STRUCTURED
 
 def test_every_code_has_a_defect() -> None:
     covered = set().union(*(d.codes for d in DEFECTS)) | {"dedupe.duplicate"}
-    assert covered == set(CHECKS)
+    assert covered == set(CHECKS) | {SDG_INVALID}
 
 
 def test_clean_row_passes_every_check(tmp_path: Path) -> None:
@@ -60,7 +61,7 @@ def test_clean_row_passes_every_check(tmp_path: Path) -> None:
 def test_defect_fails_exactly_its_codes(tmp_path: Path, defect: Defect) -> None:
     row = clean_row()
     defect.mutate(row)
-    report, valid, rejects = run(tmp_path, [row], **defect.overrides)
+    report, valid, rejects = run(tmp_path, [row], sdg=defect.sdg, **defect.overrides)
     assert valid == []
     assert len(rejects) == 1
     assert set(rejects[0]["codes"]) == defect.codes, rejects[0]["reasons"]

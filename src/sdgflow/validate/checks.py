@@ -566,6 +566,8 @@ def role_invalid(conv: Conversation) -> list[str]:
                                                                        None)))
 def system_first(conv: Conversation) -> list[str]:
     roles = conv.roles
+    if not roles:  # only reached with messages.missing off
+        return ["the conversation has no messages; it must open with a system message"]
     opens = roles[0] == "system"
     if (opens or roles[0] is NOT_OBJECT) and roles.count("system") == opens:
         return []  # a system message opens (or the first is no object) and no other follows
@@ -650,7 +652,8 @@ def _tool_problems(tools: list[Any]) -> list[str]:
             out.append(f"{where}.function.name {name!r} does not match ^[A-Za-z0-9_-]{{1,64}}$")
         elif name in names:
             out.append(f"{where}.function.name {name!r} is defined twice")
-        names.add(name)
+        else:
+            names.add(name)  # a string: an object or list name is no dict key
         params = fn.get("parameters")
         if params is None:
             out.append(f"{where}.function ({name}) has no parameters schema")
@@ -826,7 +829,9 @@ def arguments_schema(conv: Conversation) -> list[str]:
     validators = conv.tool_validators()
     out = []
     for c in conv.calls:
-        validator = validators.get(c.name) if c.args is not None else None
+        # (a name that is no string, e.g. an object, is reported by tool_calls.malformed)
+        validator = (validators.get(c.name) if c.args is not None and isinstance(c.name, str)
+                     else None)
         if validator is None or isinstance(validator, SchemaError):
             continue  # unknown function / bad schema: reported by their own checks
         error = validator.first_error(c.args)
@@ -877,6 +882,8 @@ def no_clarifying_question(conv: Conversation) -> list[str]:
 def final_not_assistant(conv: Conversation) -> list[str]:
     last = final_message(conv)
     i = len(conv.messages) - 1
+    if i < 0:  # only reached with messages.missing off
+        return ["the conversation has no messages, so no final assistant answer"]
     if last is None:
         return [f"the last message (messages[{i}]) is not an object"]
     if last.get("role") != "assistant":

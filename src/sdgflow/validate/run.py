@@ -26,6 +26,7 @@ Projection = StructuredMessagesProjection | OpenAIMessagesProjection
 MAX_EXAMPLES = 3
 WRITE_BUFFER = 1 << 20
 UNPARSEABLE = "row.unparseable"
+SDG_INVALID = "row.sdg_invalid"
 
 
 class GateFailed(Exception):
@@ -116,6 +117,20 @@ def _split_projected(line: bytes) -> tuple[dict[str, Any] | None, Any, bytes | N
     return row, sdg, head
 
 
+def _sdg_problem(context: Any, repairs: Any) -> str | None:
+    """What is wrong with a row's `_sdg` (checks read its context, the report counts its
+    repairs), or None when it is the shape `project` writes."""
+    if not isinstance(context, dict):
+        return (f"_sdg.context is a {type(context).__name__}, not an object of the record's "
+                "columns (as `project` writes it)")
+    if repairs and (not isinstance(repairs, list)
+                    or not all(isinstance(r, str) for r in repairs)):
+        what = (f"a {type(repairs).__name__}" if not isinstance(repairs, list)
+                else "a list holding non-strings")
+        return f"_sdg.repairs is {what}, not a list of repair names (as `project` writes it)"
+    return None
+
+
 def _write_reject(fh: Any, record_id: Any, codes: list[str], reasons: list[str],
                   row: dict[str, Any] | None, raw: str | None = None) -> None:
     fh.write(_dump_line({"record_id": record_id, "stage": "validate", "codes": codes,
@@ -175,8 +190,16 @@ def validate_file(
             if isinstance(sdg, dict):
                 record_id = sdg.get("record_id", index)
                 context = sdg.get("context") or {}
-                if sdg.get("repairs"):
-                    repairs.update(sdg["repairs"])
+                row_repairs = sdg.get("repairs")
+                problem = _sdg_problem(context, row_repairs)
+                if problem is not None:
+                    message = f"line {index + 1}: {problem}"
+                    note(SDG_INVALID, record_id, message)
+                    rejected += 1
+                    _write_reject(rej, record_id, [SDG_INVALID], [message], row)
+                    continue
+                if row_repairs:
+                    repairs.update(row_repairs)
             else:
                 record_id = row.get("record_id", index)
                 context = {k: v for k, v in row.items() if k not in row_keys}
@@ -231,6 +254,9 @@ def validate_file(
                                   description=description)
     counts[UNPARSEABLE] = CheckCount(failed=failed.get(UNPARSEABLE, 0), severity="error",
                                      description="the input line is a JSON object")
+    counts[SDG_INVALID] = CheckCount(failed=failed.get(SDG_INVALID, 0), severity="error",
+                                     description="the row's `_sdg`, when it is an object, holds "
+                                     "an object context and a list of repair names")
     for code, entry in CHECKS.items():
         counts[code] = CheckCount(failed=failed.get(code, 0), severity=active.get(code, "off"),
                                   description=entry.description)
