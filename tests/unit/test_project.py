@@ -272,7 +272,9 @@ def test_parquet_directory_in_shard_order_and_context(tmp_path: Path) -> None:
     assert summary.projected == 9
     first = json.loads(out.read_text().splitlines()[0])
     assert first["_sdg"]["record_id"] == 0 and first["_sdg"]["repairs"] == []
-    assert first["_sdg"]["context"] == {**CONTEXT, "conversation": REFERENCE}
+    # Every seed/sampler column, but not the source column's raw text: no check reads it, it
+    # stays in the shards (and in projection rejects), and it was ~60% of each projected line.
+    assert first["_sdg"]["context"] == CONTEXT
     assert next(iter(iter_records(gen / "shard-2.parquet")))["record_id"] == 20
 
 
