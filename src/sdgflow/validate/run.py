@@ -2,7 +2,8 @@
 
 Input is `projected.jsonl` (rows with a private `_sdg` key) or a plain final-format JSONL (then
 each row's own metadata is its context). Output keeps input order (record_id order) and is
-written as it streams; only counters, <= 3 examples per code and the dedupe hashes are kept.
+written as it streams; only counters, <= 3 examples per code and the dedupe digests (12 bytes
+a valid row) are kept.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from pydantic import BaseModel
 
 from sdgflow.project.config import OpenAIMessagesProjection, StructuredMessagesProjection
 from sdgflow.project.projections import PROJECTION_CODES
-from sdgflow.validate.checks import CHECKS, Conversation, active_checks, is_tool_calling
+from sdgflow.validate.checks import (
+    CHECKS,
+    Conversation,
+    DigestTable,
+    active_checks,
+    is_tool_calling,
+)
 from sdgflow.validate.config import ValidationConfig
 
 Projection = StructuredMessagesProjection | OpenAIMessagesProjection
@@ -154,7 +161,7 @@ def validate_file(
     failed: Counter[str] = Counter()
     examples: dict[str, list[Example]] = {}
     repairs: Counter[str] = Counter()
-    seen: dict[int, Any] = {}
+    seen = DigestTable()  # 12 bytes a valid row: memory stays flat whatever the input size
     n = valid = rejected = warned = duplicates = 0
     row_keys = ("messages", "tools") if is_tool_calling(projection) else ("messages",)
 
