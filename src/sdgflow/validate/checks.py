@@ -1042,7 +1042,7 @@ def markdown(conv: Conversation) -> list[str]:
     return out
 
 
-_ASCII_SPACES = b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"  # str.isspace() in ASCII, but " "
+# (_collapsed looks for each of "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f": str.isspace() in ASCII, but " ")
 
 
 def _collapsed(text: str) -> bool:
@@ -1052,8 +1052,10 @@ def _collapsed(text: str) -> bool:
         return " ".join(text.split()) == text
     if "  " in text or text[:1] == " " or text[-1:] == " ":
         return False
-    raw = text.encode()
-    return len(raw.translate(None, _ASCII_SPACES)) == len(raw)  # none of them deleted
+    # One memchr scan a character: several times cheaper than translating every byte.
+    return not ("\n" in text or "\t" in text or "\r" in text or "\x0b" in text
+                or "\x0c" in text or "\x1c" in text or "\x1d" in text or "\x1e" in text
+                or "\x1f" in text)
 
 
 def conversation_digest(conv: Conversation) -> int:
