@@ -14,6 +14,7 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
@@ -116,10 +117,14 @@ class Conversation:
         self.messages: list[Any] = messages if isinstance(messages, list) else []
         # Each message's role (None when it has none; NOT_OBJECT when the message is no object)
         # and content (None when absent), read once for the checks that look at every message.
-        self.roles: list[Any] = [msg.get("role") if isinstance(msg, dict) else NOT_OBJECT
-                                 for msg in self.messages]
-        self.contents: list[Any] = [msg.get("content") if isinstance(msg, dict) else None
-                                    for msg in self.messages]
+        try:  # every message an object: dict.get mapped in C (it refuses anything else)
+            self.roles: list[Any] = list(map(dict.get, self.messages, repeat("role")))
+            self.contents: list[Any] = list(map(dict.get, self.messages, repeat("content")))
+        except TypeError:
+            self.roles = [msg.get("role") if isinstance(msg, dict) else NOT_OBJECT
+                          for msg in self.messages]
+            self.contents = [msg.get("content") if isinstance(msg, dict) else None
+                             for msg in self.messages]
         self.calls: list[Call] = []
         self.call_turns: list[int] = []
         self.tool_indices: list[int] = []
