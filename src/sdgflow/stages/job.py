@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -50,3 +51,8 @@ def run_stage(job: Any, stage: Callable[[Recipe, Any], None]) -> None:
     except StageFailed as failure:
         logging.getLogger("sdgflow").error("%s", failure)
         sys.exit(1)
+    # What the stage cost, where users look first when a run is slower or dearer than expected.
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    logging.getLogger("sdgflow").info(
+        "%s finished: %.2f CPU-s in this process, peak RSS %.0f MB", job.rule,
+        usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
