@@ -33,6 +33,7 @@ from common import (
     TARGET,
     ScratchProject,
     Sim,
+    Timed,
     load_average,
     log,
     machine_info,
@@ -40,6 +41,7 @@ from common import (
     require_ok,
     run_snakemake,
     run_timed,
+    snakemake_env,
 )
 
 DEFAULT_SHAPE = (0.5, 64)
@@ -70,6 +72,8 @@ class Result:
     repeated: int
     max_in_flight: int
     phases: dict[str, float | None]
+    noop: Timed | None = None
+    client_ms: float | None = None
     peer_ratio: str = "-"
 
     @property
@@ -140,6 +144,11 @@ def run_shape(latency: float, slots: int, records: int, shard_size: int, jobs: i
         sim_cpu_after = sim.cpu_seconds()
         phases = timeline(sim.answered(), latency, slots, run.extra["started_unix"],
                           run.extra["ended_unix"])
+        # Floors, measured now on the same machine: what snakemake alone costs with nothing
+        # to do, and what the openai client alone costs a request.
+        noop = require_ok(run_snakemake(project, target, "--resources", f"llm_slots={slots}",
+                                        jobs=jobs), "no-op snakemake")
+        client_ms = client_floor(project, sim, min(records, 1000), slots)
     window = (stats["last_response_at"] or 0) - (stats["first_request_at"] or 0)
     sim_cpu = (sim_cpu_after - sim_cpu_before
                if sim_cpu_after is not None and sim_cpu_before is not None else None)
@@ -151,7 +160,26 @@ def run_shape(latency: float, slots: int, records: int, shard_size: int, jobs: i
         generate_jobs=run.rules.get("generate", 0), sim_cpu=sim_cpu,
         requests=stats["requests"], unique=stats["fingerprints_completed"],
         repeated=stats["repeated_completed"], max_in_flight=stats["max_in_flight"],
-        phases=phases)
+        phases=phases, noop=noop, client_ms=client_ms)
+
+
+CLIENT_FLOOR = Path(__file__).with_name("client_floor.py")
+
+
+def client_floor(project: ScratchProject, sim: Sim, requests: int, slots: int) -> float | None:
+    """CPU ms per request of a bare AsyncOpenAI client sending the run's prompts."""
+    rows = sorted(project.root.glob("output/**/rows/shard-*.parquet"))
+    if not rows:
+        return None
+    out = subprocess.run(
+        [sys.executable, str(CLIENT_FLOOR), "--recipe", str(project.recipe_path()),
+         "--rows", str(rows[0]), "--base-url", f"{sim.url}/v1", "--requests", str(requests),
+         "--concurrency", str(slots)],
+        cwd=project.root, env=snakemake_env(), capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        log("client floor failed:\n" + out.stderr[-2000:])
+        return None
+    return float(json.loads(out.stdout.splitlines()[-1])["cpu_ms_per_request"])
 
 
 # --------------------------------------------------------------------------- peer (optional)
@@ -299,6 +327,41 @@ def main() -> None:
         rows, title="Where the time goes (startup: snakemake start -> first request; ramp: "
         "-> 90% of slots busy; full: time at >= 90%; tail: last time at 90% -> last "
         "response; after: last response -> snakemake exit)")
+    print_floors(results)
+
+
+def print_floors(results: list[Result]) -> None:
+    """What no implementation driven by `snakemake` through the openai client can beat here.
+
+    A run pays at least what the same snakemake command pays with every output up to date
+    (import, parse, DAG, exit), and each request at least the bare client's CPU. So
+    ratio <= limit / (limit + noop wall) and cpu/1k >= (noop CPU + records x client CPU) / 1k.
+    """
+    rows = []
+    for r in results:
+        noop_wall = r.noop.wall if r.noop else None
+        noop_cpu = r.noop.cpu if r.noop else None
+        ceiling = r.limit / (r.limit + noop_wall) if noop_wall is not None else None
+        cpu_floor = (noop_cpu + r.records * r.client_ms / 1000) / r.records * 1000 \
+            if noop_cpu is not None and r.client_ms is not None else None
+        rows.append([r.latency, r.slots, r.records, noop_wall, noop_cpu, r.client_ms,
+                     ceiling, r.ratio / ceiling if ceiling else None, cpu_floor,
+                     cpu_floor / r.cpu_per_1000 if cpu_floor else None])
+    print_table(
+        ["latency", "slots", "records", "noop_wall_s", "noop_cpu_s", "client_ms/req",
+         "ratio_ceiling", "ratio/ceiling", "cpu_floor/1k", "floor/cpu"], rows,
+        title="Floors measured in this run (noop: the same snakemake command again, every "
+        "output up to date; client: a bare AsyncOpenAI client sending the run's prompts at "
+        "the same concurrency; ratio_ceiling = limit / (limit + noop_wall); cpu_floor/1k = "
+        "(noop_cpu + records x client) / records x 1000)")
+    for r in results:
+        if r.noop and r.limit / (r.limit + r.noop.wall) < 0.95:
+            print(f"({r.latency}s, {r.slots}): a ratio of 0.95 is out of reach here: snakemake "
+                  f"with nothing to do already takes {r.noop.wall:.2f}s, more than the "
+                  f"{r.limit / 0.95 - r.limit:.2f}s of overhead 0.95 allows")
+        if r.client_ms is not None and r.client_ms >= 1.0:
+            print(f"({r.latency}s, {r.slots}): 1 CPU-s per 1000 records is out of reach here: "
+                  f"the bare openai client alone costs {r.client_ms:.2f} ms a request")
 
 
 if __name__ == "__main__":
