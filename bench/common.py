@@ -29,7 +29,7 @@ from sdgflow.stages.warm import server_pids
 REPO = Path(__file__).resolve().parents[1]
 # What a scratch project copies from the repo (the tests' fixture copies the same, plus envs/
 # which rules name in `conda:`); missing entries are skipped.
-PROJECT_FILES = ("Snakefile", "rules", "scripts", "configs", "data", "report", "envs")
+PROJECT_FILES = ("Snakefile", "rules", "configs", "data", "report", "envs")
 RECIPE = "customer_support_tools"
 TARGET = "output/sdg/customer_support_tool_sft.jsonl"
 WORK = Path("output/sdg/.sdgflow") / RECIPE

@@ -9,13 +9,12 @@ rule generate:
     output:
         shard=PLAN.paths.gen("{shard}"),
     params:
-        recipe=PLAN.recipe_file,
-        store=PLAN.paths.store,
+        job=job_params(recipe=PLAN.recipe_file, store=PLAN.paths.store),
     resources:
         llm_slots=PLAN.slots_per_job,
     log:
         get_log("generate", per_shard=True),
     conda:
         "../envs/sdgflow.yaml"
-    script:
-        "../scripts/generate.py"
+    shell:
+        stage_command("generate", "llm_slots")

@@ -10,10 +10,10 @@ rule pack:
             category="Packing",
         ),
     params:
-        recipe=PLAN.recipe_file,
+        job=job_params(recipe=PLAN.recipe_file),
     log:
         get_log("pack"),
     conda:
         "../envs/sdgflow.yaml"
-    script:
-        "../scripts/pack.py"
+    shell:
+        stage_command("pack")

@@ -7,10 +7,10 @@ rule project:
         projected=PLAN.paths.projected,
         rejects=PLAN.paths.projection_rejects,
     params:
-        recipe=PLAN.recipe_file,
+        job=job_params(recipe=PLAN.recipe_file),
     log:
         get_log("project"),
     conda:
         "../envs/sdgflow.yaml"
-    script:
-        "../scripts/project.py"
+    shell:
+        stage_command("project")

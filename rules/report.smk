@@ -14,10 +14,10 @@ rule report:
             category="Dataset",
         ),
     params:
-        recipe=PLAN.recipe_file,
+        job=job_params(recipe=PLAN.recipe_file),
     log:
         get_log("report"),
     conda:
         "../envs/sdgflow.yaml"
-    script:
-        "../scripts/report.py"
+    shell:
+        stage_command("report")

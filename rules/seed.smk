@@ -6,10 +6,10 @@ rule seed:
     output:
         rows=PLAN.paths.rows("{shard}"),
     params:
-        recipe=PLAN.recipe_file,
+        job=job_params(recipe=PLAN.recipe_file),
     log:
         get_log("seed", per_shard=True),
     conda:
         "../envs/sdgflow.yaml"
-    script:
-        "../scripts/seed.py"
+    shell:
+        stage_command("seed")

@@ -14,10 +14,10 @@ rule validate:
             category="Validation",
         ),
     params:
-        recipe=PLAN.recipe_file,
+        job=job_params(recipe=PLAN.recipe_file),
     log:
         get_log("validate"),
     conda:
         "../envs/sdgflow.yaml"
-    script:
-        "../scripts/validate.py"
+    shell:
+        stage_command("validate")

@@ -18,8 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the repo's Snakefile, rules, scripts, configs and data; cwd is set to it."""
-    for name in ("Snakefile", "rules", "scripts", "configs", "data", "report", "envs"):
+    """A copy of the repo's Snakefile, rules, configs and data; cwd is set to it."""
+    for name in ("Snakefile", "rules", "configs", "data", "report", "envs"):
         source = REPO / name
         if source.is_dir():
             shutil.copytree(source, tmp_path / name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import shlex
 import shutil
 import signal
 import socket
@@ -18,9 +19,10 @@ from typing import Any
 import psutil
 import pytest
 from snakemake.iocontainers import Namedlist
+from snakemake.utils import format as format_
 
 from sdgflow.stages import warm
-from sdgflow.stages.jobspec import JobSpec
+from sdgflow.stages.shell_job import job_params, spec_from_argv, stage_command
 
 
 @pytest.fixture
@@ -34,31 +36,57 @@ def runtime() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-class FakeSnakemakeJob:
-    """The attributes a `script:` job's `snakemake` object has, built from Snakemake's types."""
+def shell_job_argv(**resources: int) -> list[str]:
+    """What a stage rule's `shell:` line passes, built the way Snakemake builds it: the params
+    function gets the job's Namedlists, the other values are formatted into the command."""
+    params = job_params("w/jobs", recipe=Path("w/recipe.json"), store="w/store")(
+        Namedlist(fromdict={"shard": "3"}),
+        Namedlist(fromdict={"rows": "w/rows/shard-3.parquet",
+                            "shards": ["a.parquet", "b.parquet"]}),
+        Namedlist(fromdict={"shard": "w/gen/shard-3.parquet"}))
+    argv = ["generate", params, "--threads", "1", "--log", "w/logs/generate/shard-3.log"]
+    for name, value in resources.items():
+        argv += ["--resource", f"{name}={value}"]
+    return argv
 
-    def __init__(self) -> None:
-        self.rule = "generate"
-        self.input = Namedlist(fromdict={"rows": "w/rows/shard-3.parquet",
-                                         "shards": ["a.parquet", "b.parquet"]})
-        self.output = Namedlist(fromdict={"shard": "w/gen/shard-3.parquet"})
-        self.params = Namedlist(fromdict={"recipe": Path("w/recipe.json"), "store": "w/store"})
-        self.wildcards = Namedlist(fromdict={"shard": "3"})
-        self.resources = Namedlist(fromdict={"llm_slots": 8, "_cores": 1})
-        self.log = Namedlist(["w/logs/generate/shard-3.log"])
-        self.threads = 1
 
-
-def test_jobspec_keeps_named_and_positional_access_as_plain_data() -> None:
-    job = JobSpec.from_snakemake(FakeSnakemakeJob())
+def test_shell_job_keeps_named_and_positional_access_as_plain_data() -> None:
+    job = spec_from_argv(shell_job_argv(llm_slots=8))
     copy = pickle.loads(pickle.dumps(job))
-    assert copy.input.rows == "w/rows/shard-3.parquet"
+    assert copy.rule == "generate"
+    assert copy.input.rows == "w/rows/shard-3.parquet" and copy.input[0] == copy.input.rows
     assert copy.input.shards == ["a.parquet", "b.parquet"]
     assert copy.params.recipe == "w/recipe.json" and type(copy.params.recipe) is str
     assert copy.resources.llm_slots == 8 and copy.wildcards.shard == "3"
-    assert copy.log[0] == "w/logs/generate/shard-3.log"
+    assert copy.log[0] == "w/logs/generate/shard-3.log" and copy.threads == 1
     # Nothing in the pickle needs Snakemake to load: the warm server never imports it.
     assert b"snakemake" not in pickle.dumps(job)
+
+
+def test_a_job_too_long_for_a_command_line_comes_from_a_file(tmp_path: Path) -> None:
+    """`bash -c` takes the shell line as one argument, capped at 128 KiB by Linux."""
+    shards = [f"output/sdg/.sdgflow/r/gen/shard-{k}.parquet" for k in range(5000)]
+    make = job_params(tmp_path / "jobs", recipe="w/recipe.json")
+    arg = make(Namedlist(), Namedlist(fromdict={"spec": "s.json", "shards": shards}),
+               Namedlist(fromdict={"projected": "p.jsonl"}))
+    assert arg.startswith("@") and len(arg) < 1000
+    assert make(Namedlist(), Namedlist(fromdict={"spec": "s.json", "shards": shards}),
+                Namedlist(fromdict={"projected": "p.jsonl"})) == arg  # same job, same file
+    job = spec_from_argv(["project", arg, "--threads", "1", "--log", "l.log"])
+    assert job.input.shards == shards and job.output.projected == "p.jsonl"
+    small = make(Namedlist(), Namedlist(fromdict={"spec": "s.json"}), Namedlist())
+    assert not small.startswith("@")
+
+
+def test_stage_command_formats_into_a_shell_line_snakemake_can_run() -> None:
+    command = stage_command("generate", "llm_slots", python="/opt/my {env}/bin/python")
+    line = format_(command, params=Namedlist(fromdict={"job": "{\"a\": 1}"}),
+                   threads=2, log=Namedlist(["w/log file.log"]),
+                   resources=Namedlist(fromdict={"llm_slots": 5}))
+    argv = shlex.split(line)
+    assert argv[:3] == ["/opt/my {env}/bin/python", "-m", "sdgflow.stages.shell_job"]
+    assert argv[3:] == ["generate", '{"a": 1}', "--threads", "2", "--log", "w/log file.log",
+                        "--resource", "llm_slots=5"]
 
 
 def test_runtime_dir_must_be_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

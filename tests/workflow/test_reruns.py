@@ -38,6 +38,12 @@ def test_identical_rerun_runs_nothing(built: Path) -> None:
     assert again.returncode == 0 and again.rules == {}, again.output
 
 
+def test_other_cores_and_slot_budget_run_nothing(built: Path) -> None:
+    """Threads and resources reach a job as arguments, never as params Snakemake compares."""
+    again = snakemake(built, TARGET, "--resources", "llm_slots=3", cores=2)
+    assert again.returncode == 0 and again.rules == {}, again.output
+
+
 def test_comment_key_order_and_formatting_edits_run_nothing(built: Path) -> None:
     path = recipe_of(built)
     edit(path, "# Multi-turn customer-support",

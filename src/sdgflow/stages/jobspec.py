@@ -35,7 +35,8 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
-def _items(namedlist: Any) -> Items:
+def items_of(namedlist: Any) -> Items:
+    """A Snakemake Namedlist (or a plain list) as Items of plain values."""
     named = {str(k): plain(v) for k, v in namedlist.items()} if hasattr(namedlist, "items") else {}
     return Items([plain(v) for v in namedlist], named)
 
@@ -50,9 +51,3 @@ class JobSpec:
     resources: Items
     log: Items
     threads: int
-
-    @classmethod
-    def from_snakemake(cls, job: Any) -> JobSpec:
-        return cls(rule=str(job.rule), input=_items(job.input), output=_items(job.output),
-                   params=_items(job.params), wildcards=_items(job.wildcards),
-                   resources=_items(job.resources), log=_items(job.log), threads=int(job.threads))

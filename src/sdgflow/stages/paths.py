@@ -79,6 +79,11 @@ class RecipePaths:
     def logs(self) -> Path:
         return self.work / "logs"
 
+    @property
+    def jobs(self) -> Path:
+        """Job descriptions too long for a command line (shell_job.py), by content hash."""
+        return self.work / "jobs"
+
 
 def failed_marker(gen_shard: str | Path) -> Path:
     """Left beside a generated shard that holds failed records, so the next run retries them."""

@@ -1,21 +1,20 @@
-"""What every Snakemake `script:` adapter calls: run one stage for this job.
+"""Run one stage for one job: in a warm child when the warm runner is on, else right here.
 
 Imports only the standard library and sdgflow's plain-data modules, because this is the part
-of each job that always runs in a fresh interpreter; the stage itself runs in a warm child
-(warm.py) or, when that is off or unreachable, right here.
+of each job that always runs in a fresh interpreter (shell_job.py); the stage itself runs in a
+warm child (warm.py) or, when that is off or unreachable, in this process.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from sdgflow.stages import warm
 from sdgflow.stages.jobspec import JobSpec
 
 
-def run_job(snakemake_job: Any, stage: str) -> NoReturn:
-    job = JobSpec.from_snakemake(snakemake_job)
+def run_spec(job: JobSpec, stage: str) -> NoReturn:
     if warm.enabled():
         try:
             sys.exit(warm.run(stage, job))
