@@ -50,15 +50,15 @@ def start_snakemake(project: Path, *targets: str) -> subprocess.Popen:
 
 
 def generate_jobs(proc: subprocess.Popen) -> list[psutil.Process]:
-    """Python processes under `proc` running the generate rule's script."""
+    """Python processes under `proc` running the generate rule's shell line (shell_job.py)."""
     found = []
     for child in psutil.Process(proc.pid).children(recursive=True):
         try:
             argv = child.cmdline()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-        if argv and "python" in Path(argv[0]).name and any(
-                a.endswith("generate.py") for a in argv[1:]):
+        if argv and "python" in Path(argv[0]).name and \
+                argv[1:4] == ["-m", "sdgflow.stages.shell_job", "generate"]:
             found.append(child)
     return found
 
