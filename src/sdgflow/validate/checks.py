@@ -112,7 +112,8 @@ class Conversation:
         self.seen = seen if seen is not None else {}
         self.digest: int | None = None
         self._verdict: Any = None
-        self._final_tokens: Any = None
+        self._final_padded: Any = None
+        self._final_tokens: list[str] | None = None
         messages = row.get("messages")
         self.messages: list[Any] = messages if isinstance(messages, list) else []
         # Each message's role (None when it has none; NOT_OBJECT when the message is no object)
@@ -205,12 +206,24 @@ class Conversation:
         verdict = self.tools_verdict()
         return verdict.validators if verdict else {}
 
-    def final_tokens(self) -> list[str] | None:
-        """Tokens of the final assistant answer (None when there is no such answer)."""
-        if self._final_tokens is None:
+    def final_padded(self) -> str | None:
+        """`padded` of the final assistant answer (None when there is no such answer, or it
+        has no tokens)."""
+        if self._final_padded is None:
             text = _final_text(self)
-            self._final_tokens = tokens(text) if text is not None else False
-        return self._final_tokens or None
+            final = padded(text) if text is not None else ""
+            self._final_padded = final if final.strip() else False
+        return self._final_padded or None
+
+    def final_tokens(self) -> list[str] | None:
+        """Tokens of the final assistant answer (None when there is no such answer), made
+        only for the checks a substring test of `final_padded` does not settle."""
+        if self._final_tokens is None:
+            final = self.final_padded()
+            if final is None:
+                return None
+            self._final_tokens = final.split()
+        return self._final_tokens
 
 
 def _make_call(raw: Any, where: str, index: int, as_object: bool,
@@ -370,7 +383,7 @@ false null none n/a na
 # with str.split this equals the `[^\W_]+` regex on ASCII. (str.translate with a dict costs a
 # dict lookup, and a swallowed LookupError, per distinct character: 30x slower.)
 _ASCII_TOKEN_CHARS = bytes(
-    ord(c.lower()) if c.isalnum() or c.isspace() else ord(" ")
+    ord(c.lower()) if c.isalnum() else ord(" ")
     for c in map(chr, range(128))) + bytes(range(128, 256))
 
 
@@ -382,7 +395,15 @@ def tokens(text: str) -> list[str]:
 
 
 def padded(text: str) -> str:
-    return " " + " ".join(tokens(text)) + " "
+    """`" " + " ".join(tokens(text)) + " "`: each token between single spaces."""
+    if not text.isascii():
+        return " " + " ".join(_WORD.findall(text.casefold())) + " "
+    # Spaces collapsed in a few scans, not split into words and joined again: a word is a str
+    # object, a final answer ~40 of them.
+    out = " " + text.encode().translate(_ASCII_TOKEN_CHARS).decode() + " "
+    while "  " in out:
+        out = out.replace("  ", " ")
+    return out if out != " " else "  "
 
 
 @lru_cache(maxsize=65536)
@@ -909,10 +930,9 @@ def final_not_assistant(conv: Conversation) -> list[str]:
 def ungrounded_tool(conv: Conversation) -> list[str]:
     if not conv.results:
         return []
-    toks = conv.final_tokens()
-    if toks is None:
+    final_padded = conv.final_padded()
+    if final_padded is None:
         return []
-    final_padded = " " + " ".join(toks) + " "
     final_words: set[str] | None = None  # made when a substring test does not settle a form
     numbers_added = False
     echo: Callable[[tuple[tuple[str, ...], str]], bool] | None = None
@@ -929,7 +949,7 @@ def ungrounded_tool(conv: Conversation) -> list[str]:
             hit = form in final_padded  # what _cites answers for a word form under four words
         else:
             if final_words is None:
-                final_words = set(toks)
+                final_words = set(conv.final_tokens() or ())
             if form[0] == "#" and not numbers_added:
                 final_words |= numbers_in(_final_text(conv) or "")
                 numbers_added = True
@@ -1001,9 +1021,12 @@ def ungrounded_policy(conv: Conversation) -> list[str]:
     hint = conv.context.get(conv.cfg.grounding_policy_field or "")
     if not isinstance(hint, str) or not hint.strip():
         return []
-    toks = conv.final_tokens()
-    if toks is None:
+    final_padded = conv.final_padded()
+    if final_padded is None:
         return []
+    if padded_cached(hint) in final_padded:
+        return []  # every token of the hint is one of the answer's: every content word shared
+    toks = conv.final_tokens() or []
     words, unique = hint_words(hint)
     if not unique:
         return []

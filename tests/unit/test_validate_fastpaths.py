@@ -1,0 +1,45 @@
+"""Validation's shortcuts answer exactly what the plain definitions they stand for answer."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from sdgflow.validate.checks import _WORD, hint_words, padded, stem, tokens
+
+TEXTS = [
+    "", " ", "!!!", "Thanks for waiting, Ana. The total was $206.81 (2 items).",
+    "  leading and trailing  ", "tabs\tand\nnew\r\nlines\x0b\x0c\x1c\x1d\x1e\x1fend",
+    "snake_case_words and ORD-19494", "a  b   c    d     e", "x", "_", "__a__",
+    "José Álvarez paid 1,200€ — straße", "ÉCOLE\u00a0non-breaking", "١٢٣ arabic digits",
+]
+
+
+def _random_text(rng: random.Random) -> str:
+    alphabet = "aZ09 _-.,$\t\n\r\x0b\x0c\x1c\x1f'\"é\u00a0ß"
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_padded_is_the_tokens_between_single_spaces(seed: int) -> None:
+    rng = random.Random(seed)
+    for text in TEXTS + [_random_text(rng) for _ in range(2000)]:
+        words = _WORD.findall(text.casefold())  # the definition of a token
+        assert tokens(text) == words, text
+        assert padded(text) == " " + " ".join(words) + " ", text
+
+
+def test_a_hint_inside_the_answer_shares_every_content_word() -> None:
+    # ungrounded_policy passes a final answer holding padded(hint) without counting words.
+    rng, inside = random.Random(0), 0
+    vocab = ["orders", "delayed", "the", "refunds", "within", "30", "days", "of", "a", "is",
+             "qualify", "qualifying", "2", "free", "shipping", "ships", "warehouse"]
+    for _ in range(3000):
+        hint = " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 6)))
+        final = " ".join(rng.choice(vocab) for _ in range(rng.randint(0, 12)))
+        if padded(hint) in padded(final):
+            inside += 1
+            unique = hint_words(hint)[1]
+            assert unique <= {stem(t) for t in tokens(final)}, (hint, final)
+    assert inside > 100
