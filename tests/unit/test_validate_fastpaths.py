@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import random
+import sys
+from pathlib import Path
 
 import pytest
 
-from sdgflow.validate.checks import _WORD, hint_words, padded, stem, tokens
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+from conversations import CONTEXT, clean_row
+
+from sdgflow.validate.checks import _WORD, Conversation, hint_words, markdown, padded, stem, tokens
+from sdgflow.validate.config import ValidationConfig
 
 TEXTS = [
     "", " ", "!!!", "Thanks for waiting, Ana. The total was $206.81 (2 items).",
@@ -43,3 +49,16 @@ def test_a_hint_inside_the_answer_shares_every_content_word() -> None:
             unique = hint_words(hint)[1]
             assert unique <= {stem(t) for t in tokens(final)}, (hint, final)
     assert inside > 100
+
+
+def test_markdown_is_looked_for_in_text_contents_but_tool_results() -> None:
+    # The first trigger joins every content (tool results too, nulls left out) in one go.
+    row = clean_row()
+    row["messages"][5]["content"] = "| order | status |\n# Result\n- **delayed**\n```"
+    assert markdown(Conversation(row, CONTEXT, 0, ValidationConfig(), None)) == []
+    row["messages"][4]["content"] = None  # beside tool_calls
+    row["messages"][6]["content"] = "Your order:\n  1) is delayed"
+    problems = markdown(Conversation(row, CONTEXT, 0, ValidationConfig(), None))
+    assert problems == ["messages[6] (assistant) contains markdown: a list line ('1) i')"]
+    row["messages"][6]["content"] = ["- a list, not text"]
+    assert markdown(Conversation(row, CONTEXT, 0, ValidationConfig(), None)) == []

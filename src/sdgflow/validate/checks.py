@@ -1049,13 +1049,16 @@ def ungrounded_policy(conv: Conversation) -> list[str]:
        "or assistant content", "any", enabled=lambda cfg, proj: cfg.plain_text)
 def markdown(conv: Conversation) -> list[str]:
     # Cheap substring triggers over all the text first; most rows are clean and stop here.
-    # (A one-character scan is a memchr: the two- and three-character ones run behind it.)
-    joined = "\n" + "\n".join([content for role, content
-                                in zip(conv.roles, conv.contents, strict=True)
-                                if role != "tool" and isinstance(content, str)])
-    if not (("`" in joined and "```" in joined) or ("*" in joined and "**" in joined)
-            or ("_" in joined and "__" in joined) or "#" in joined or "|" in joined
-            or _LINE_START.search(joined)):
+    # Every text content, tool results too, joined in C: the triggers are a superset of the
+    # markdown (none spans two lines), so more text only ever widens them.
+    try:
+        if not _markdown_trigger("\n" + "\n".join(filter(None, conv.contents))):
+            return []
+    except TypeError:  # a content that is no text: join the texts one by one
+        pass
+    if not _markdown_trigger("\n" + "\n".join([content for role, content
+                                                in zip(conv.roles, conv.contents, strict=True)
+                                                if role != "tool" and isinstance(content, str)])):
         return []
     texts = [(i, msg) for i, msg in enumerate(conv.messages)
              if isinstance(msg, dict) and msg.get("role") != "tool"
@@ -1068,6 +1071,14 @@ def markdown(conv: Conversation) -> list[str]:
             out.append(f"messages[{i}] ({msg.get('role')}) contains markdown: "
                        f"{_MARKDOWN_NAMES[kind]} ({found.group(0).strip()[:40]!r})")
     return out
+
+
+def _markdown_trigger(joined: str) -> bool:
+    """Whether `joined` (texts, each after a newline) may hold markdown."""
+    # (A one-character scan is a memchr: the two- and three-character ones run behind it.)
+    return bool(("`" in joined and "```" in joined) or ("*" in joined and "**" in joined)
+                or ("_" in joined and "__" in joined) or "#" in joined or "|" in joined
+                or _LINE_START.search(joined))
 
 
 # (_collapsed looks for each of "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f": str.isspace() in ASCII, but " ")
