@@ -11,7 +11,17 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from conversations import CONTEXT, clean_row
 
-from sdgflow.validate.checks import _WORD, Conversation, hint_words, markdown, padded, stem, tokens
+from sdgflow.validate.checks import (
+    _OTHER_SPACES,
+    _WORD,
+    Conversation,
+    _collapsed,
+    hint_words,
+    markdown,
+    padded,
+    stem,
+    tokens,
+)
 from sdgflow.validate.config import ValidationConfig
 
 TEXTS = [
@@ -62,3 +72,20 @@ def test_markdown_is_looked_for_in_text_contents_but_tool_results() -> None:
     assert problems == ["messages[6] (assistant) contains markdown: a list line ('1) i')"]
     row["messages"][6]["content"] = ["- a list, not text"]
     assert markdown(Conversation(row, CONTEXT, 0, ValidationConfig(), None)) == []
+
+
+def test_other_spaces_are_every_character_split_splits_at_but_the_space() -> None:
+    spaces = {chr(i) for i in range(sys.maxunicode + 1) if chr(i).isspace()}
+    assert set(_OTHER_SPACES) == spaces - {" "}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_collapsed_is_the_text_with_its_whitespace_runs_joined(seed: int) -> None:
+    rng = random.Random(seed)
+    alphabet = "ab \0" + _OTHER_SPACES + "é€😀"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        assert _collapsed(text) == (" ".join(text.split()) == text), repr(text)
+        words = ["ab", "é€", "a😀"]
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 6)))
+        assert _collapsed(text), repr(text)

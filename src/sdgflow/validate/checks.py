@@ -1081,20 +1081,23 @@ def _markdown_trigger(joined: str) -> bool:
                 or _LINE_START.search(joined))
 
 
-# (_collapsed looks for each of "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f": str.isspace() in ASCII, but " ")
+# Every character str.split() splits at but " " (written out: finding them scans all Unicode).
+_OTHER_SPACES = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+                 "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 
 
 def _collapsed(text: str) -> bool:
     """True when `" ".join(text.split()) == text`: no leading, trailing, repeated or non-" "
-    whitespace. Decided with substring scans for ASCII text, else by doing the split."""
-    if not text.isascii():
-        return " ".join(text.split()) == text
+    whitespace. Decided with substring scans, not by doing the split (a str a word)."""
     if "  " in text or text[:1] == " " or text[-1:] == " ":
         return False
-    # One memchr scan a character: several times cheaper than translating every byte.
-    return not ("\n" in text or "\t" in text or "\r" in text or "\x0b" in text
-                or "\x0c" in text or "\x1c" in text or "\x1d" in text or "\x1e" in text
-                or "\x1f" in text)
+    if text.isascii():  # one memchr scan for each ASCII space but " ", spelled out: no map
+        return not ("\n" in text or "\t" in text or "\r" in text or "\x0b" in text
+                    or "\x0c" in text or "\x1c" in text or "\x1d" in text or "\x1e" in text
+                    or "\x1f" in text)
+    # A character wider than the text's own is found missing at once: a Latin-1 text costs
+    # a memchr for each of the eleven below U+0100.
+    return not any(map(text.__contains__, _OTHER_SPACES))
 
 
 def conversation_digest(conv: Conversation) -> int:
