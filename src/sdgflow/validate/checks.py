@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 ROLES = ("system", "user", "assistant", "tool")
 NOT_OBJECT = object()  # the "role" of a message that is not an object (in Conversation.roles)
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# isinstance targets as constant tuples: `int | float` builds a union object at every call.
+_NUMBERS = (int, float)
+_SCALARS = (str, int, float)
+_CONTAINERS = (dict, list)
 
 
 # --------------------------------------------------------------------------------------------
@@ -278,7 +282,7 @@ _VALIDATORS: dict[bytes, Any] = {}
 _PRIMITIVES: dict[str, Callable[[Any], bool]] = {
     "string": lambda v: isinstance(v, str),
     "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, _NUMBERS) and not isinstance(v, bool),
     "boolean": lambda v: isinstance(v, bool),
 }
 _PLAIN_KEYS = {"type", "description", "title", "enum"}
@@ -476,13 +480,13 @@ def _scalars(value: Any, out: list[Any]) -> None:
     if isinstance(value, dict):
         value = value.values()
     elif not isinstance(value, list):
-        if isinstance(value, str | int | float) and not isinstance(value, bool):
+        if isinstance(value, _SCALARS) and not isinstance(value, bool):
             out.append(value)
         return
     for v in value:  # leaves inline: a tool result is mostly a flat object of scalars
-        if isinstance(v, str) or (isinstance(v, int | float) and not isinstance(v, bool)):
+        if isinstance(v, str) or (isinstance(v, _NUMBERS) and not isinstance(v, bool)):
             out.append(v)
-        elif isinstance(v, dict | list):
+        elif isinstance(v, _CONTAINERS):
             _scalars(v, out)
 
 
@@ -494,7 +498,7 @@ def _citable(value: Any) -> tuple[tuple[str, ...], str] | None:
             value = float(value.strip().strip("$€£¥%").replace(",", "").strip())
         except ValueError:
             return None
-    if isinstance(value, int | float):
+    if isinstance(value, _NUMBERS):
         if isinstance(value, float) and not math.isfinite(value):
             return None
         if abs(value) < 10 and float(value).is_integer():
