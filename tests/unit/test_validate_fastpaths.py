@@ -16,6 +16,7 @@ from sdgflow.validate.checks import (
     _WORD,
     Conversation,
     _collapsed,
+    content_invalid,
     hint_words,
     markdown,
     padded,
@@ -89,3 +90,24 @@ def test_collapsed_is_the_text_with_its_whitespace_runs_joined(seed: int) -> Non
         words = ["ab", "é€", "a😀"]
         text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 6)))
         assert _collapsed(text), repr(text)
+
+
+@pytest.mark.parametrize(("index", "content", "calls", "problem"), [
+    (4, "", True, None),
+    (4, None, True, None),
+    (4, " \n", False, "messages[4] is an assistant message with neither content nor tool_calls"),
+    (0, "  ", False, "messages[0] (system) has empty content"),
+    (1, None, False, "messages[1] (user) content is missing, not text"),
+    (2, "", False, "messages[2] is an assistant message with neither content nor tool_calls"),
+    (6, "", False, None),  # a blank final answer is final.not_assistant's
+    (5, "", False, None),  # a tool result's content is format.tool_content_type's
+])
+def test_content_invalid_looks_at_blank_contents(index: int, content: str | None, calls: bool,
+                                                 problem: str | None) -> None:
+    row = clean_row()
+    message = row["messages"][index]
+    message["content"] = content
+    if not calls:
+        message.pop("tool_calls", None)
+    problems = content_invalid(Conversation(row, CONTEXT, 0, ValidationConfig(), None))
+    assert problems == ([problem] if problem else [])

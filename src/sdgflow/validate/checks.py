@@ -631,6 +631,22 @@ def message_count(conv: Conversation) -> list[str]:
        "system and user messages have non-empty text content; assistant content is text (or "
        "null beside tool_calls)", "any")
 def content_invalid(conv: Conversation) -> list[str]:
+    # Most rows: every content a text, and a blank one only beside tool_calls. All are
+    # stripped in one C pass and only the blank ones looked at; any other row, one by one.
+    try:
+        stripped = list(map(str.strip, conv.contents))
+    except TypeError:  # a null or non-text content
+        return _content_problems(conv)
+    roles, messages = conv.roles, conv.messages
+    i = -1
+    for _ in range(stripped.count("")):
+        i = stripped.index("", i + 1)
+        if roles[i] != "assistant" or not messages[i].get("tool_calls"):
+            return _content_problems(conv)
+    return []
+
+
+def _content_problems(conv: Conversation) -> list[str]:
     out = []
     messages, contents = conv.messages, conv.contents
     for i, role in enumerate(conv.roles):
