@@ -6,6 +6,7 @@ import random
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
@@ -24,6 +25,7 @@ from sdgflow.validate.checks import (
     tokens,
 )
 from sdgflow.validate.config import ValidationConfig
+from sdgflow.validate.run import SharedTools
 
 TEXTS = [
     "", " ", "!!!", "Thanks for waiting, Ana. The total was $206.81 (2 items).",
@@ -111,3 +113,43 @@ def test_content_invalid_looks_at_blank_contents(index: int, content: str | None
         message.pop("tool_calls", None)
     problems = content_invalid(Conversation(row, CONTEXT, 0, ValidationConfig(), None))
     assert problems == ([problem] if problem else [])
+
+
+_TOOLS = ('[{"type":"function","function":{"name":"lookup_order","parameters":{"type":"object",'
+          '"properties":{"order_id":{"type":"string"}}}}}]')
+_MESSAGES = '[{"role":"user","content":"hi, \\"tools\\": ],\\"tools\\":[1]"}]'
+HEADS = [
+    '{"messages":%M,"tools":%T,"a":1}',
+    '{"messages":%M,"tools":%T,"a":2,"b":[3]}',  # the same tools, parsed once
+    '{"messages":%M,"tools":%T}',  # tools last
+    '{"messages":[{"x":[1],"tools":%T,"a":1}],"b":2}',  # nested tools before the next key
+    '{"messages":[{"x":[1],"tools":%T}],"a":1}',  # no top-level tools at all
+    '{"messages":%M,"tools":%T,"a":{"m":[1],"tools":%T,"a":1}}',  # nested ones after them
+    '{"messages":%M,"tools":%T,"a":1,"tools":[],"a":2}',  # repeated keys: the last value wins
+    '{"tools":[],"messages":%M,"tools":%T,"a":1}',
+    '{"messages":%M,"tools":%T,"a":1}',
+    '{"messages":%M,"tools":%T,}',  # no JSON
+    '{"messages":%M,"tools":%T,"a":}',
+    '{"messages":%M,"tools":%T ,"a":1}',  # not compact: parsed whole
+    '{"messages":%M,"tools":[],"a":1}',  # too short to share
+    '{"messages":%M,"tools":[1],"a":1}',
+    '{"messages":%M,"tools":{"a":1},"a":1}',
+    '{"messages":%M,"tools":%T,"a":1}',
+]
+
+
+def test_shared_tools_load_what_orjson_loads() -> None:
+    shared, tools = SharedTools(), []
+    for template in HEADS * 2:
+        head = (template.replace("%M", _MESSAGES).replace("%T", _TOOLS) + "\n").encode()
+        try:
+            want = orjson.loads(head)
+        except orjson.JSONDecodeError:
+            with pytest.raises(orjson.JSONDecodeError):
+                shared.load(head)
+            continue
+        row, text = shared.load(head)
+        assert row == want and list(row) == list(want), head
+        assert text is None or text == orjson.dumps(row["tools"]), head
+        tools.append(row.get("tools"))
+    assert tools[1] is tools[0]  # the second row with the same tools, after the same key

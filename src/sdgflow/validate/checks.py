@@ -106,8 +106,10 @@ class Conversation:
 
     def __init__(self, row: dict[str, Any], context: dict[str, Any], record_id: Any,
                  cfg: ValidationConfig, projection: Projection | None,
-                 seen: DigestTable | dict[int, Any] | None = None) -> None:
+                 seen: DigestTable | dict[int, Any] | None = None,
+                 tools_text: bytes | None = None) -> None:
         self.row = row
+        self.tools_text = tools_text  # orjson.dumps(row["tools"]) when the reader has it
         self.context = context
         self.record_id = record_id
         self.cfg = cfg
@@ -202,7 +204,8 @@ class Conversation:
     def tools_verdict(self) -> ToolsVerdict | None:
         if self._verdict is None:
             tools = self.row.get("tools")
-            self._verdict = tools_verdict(tools) if isinstance(tools, list) else False
+            self._verdict = (tools_verdict(tools, self.tools_text) if isinstance(tools, list)
+                             else False)
         return self._verdict or None
 
     def tool_validators(self) -> dict[str, Any]:
@@ -725,11 +728,14 @@ class ToolsVerdict:
 _TOOLS_VERDICTS: dict[bytes, ToolsVerdict] = {}
 
 
-def tools_verdict(tools: list[Any]) -> ToolsVerdict:
-    try:
-        key = orjson.dumps(tools)
-    except TypeError:
-        key = None
+def tools_verdict(tools: list[Any], text: bytes | None = None) -> ToolsVerdict:
+    """The verdict on `tools`, looked up by its compact JSON `text` (made when not given)."""
+    key = text
+    if key is None:
+        try:
+            key = orjson.dumps(tools)
+        except TypeError:
+            key = None
     hit = _TOOLS_VERDICTS.get(key) if key is not None else None
     if hit is None:
         validators: dict[str, Any] = {}

@@ -100,28 +100,114 @@ def _read_lines(fh: Any, block_size: int = 1 << 20) -> Iterator[bytes]:
         yield rest
 
 
-def _split_projected(line: bytes) -> tuple[dict[str, Any] | None, Any, bytes | None]:
-    """`(row, _sdg value, the row's own line)` of a compact line whose last top-level key is
-    `_sdg` (as `project` writes them), else `(None, None, None)`.
+def _split_projected(line: bytes, tools: SharedTools
+                     ) -> tuple[dict[str, Any] | None, Any, bytes | None, bytes | None]:
+    """`(row, _sdg value, the row's own line, its tools' text)` of a compact line whose last
+    top-level key is `_sdg` (as `project` writes them), else `(None, None, None, None)`.
 
     `,"_sdg":` is always a key (a `"` inside a string is escaped), and the text before it plus
     `}` parses only when that key is top-level; the rest parses only when it is the last one.
     (The needle is `,"_sdg":{"record_id":`, how `project` writes it; other lines parse whole.)
     The row's line is then the input's own bytes: for a line `project` wrote (orjson) exactly
-    what re-serialising the row gives, without the cost.
+    what re-serialising the row gives, without the cost. The tools' text is
+    `orjson.dumps(row["tools"])` when `tools` knows it (None otherwise).
     """
     cut = line.rfind(_SDG_START)
     if cut <= 0 or not line.endswith(b"}\n"):
-        return None, None, None
+        return None, None, None, None
     head = line[:cut] + b"}\n"
     try:
-        row = orjson.loads(head)
+        row, text = tools.load(head)
         sdg = orjson.loads(line[cut + len(_SDG_KEY):-2])
     except orjson.JSONDecodeError:
-        return None, None, None
+        return None, None, None, None
     if not row or "_sdg" in row:  # `{,"_sdg":..}` is no object; a repeated key: parse it all
-        return None, None, None
-    return row, sdg, head
+        return None, None, None, None
+    return row, sdg, head, text
+
+
+# How `project` follows the messages with the tools (a `"` in a string is escaped: always a key).
+_TOOLS_KEY = b'],"tools":'
+_TOOLS_KEY_LEN = len(_TOOLS_KEY)
+_EDGE = 48  # bytes of each end of a tools text in its lookup key (the first tool's name, ...)
+
+
+class SharedTools:
+    """Each distinct `tools` text of the input parsed once, its list shared by every row that
+    carries it (read only, as all checks are). A recipe gives every row one of a handful of
+    tool lists: parsing one is ~40 objects, 40% of parsing a row, and the checks key their
+    verdict on the text, which then needs no serialising (nor hashing: it is the same object).
+
+    Where a row's tools end is found by what followed them in the rows they were learned from
+    (the next key, or the end of the row); a text is looked up by its length and its first and
+    last bytes, then compared whole in place. A row whose tools are not known yet is parsed
+    whole, and its tools text learned.
+    """
+
+    __slots__ = ("_after", "_count", "_texts")
+    MAX_TEXTS = 1024  # then forgotten all at once: memory stays flat whatever the input
+
+    def __init__(self) -> None:
+        self._texts: dict[tuple[int, bytes, bytes], list[tuple[bytes, list[Any]]]] = {}
+        self._after = b""
+        self._count = 0
+
+    def load(self, head: bytes) -> tuple[Any, bytes | None]:
+        """`(orjson.loads(head), its tools' text or None)`; raises as orjson.loads does."""
+        end = head.rfind(self._after) if self._after else -1
+        key = head.rfind(_TOOLS_KEY, 0, end) if end > 0 else -1
+        start = key + _TOOLS_KEY_LEN
+        known = self._texts.get((end - start, head[start:start + _EDGE], head[end - _EDGE:end]),
+                                ()) if key > 0 else ()
+        for text, shared in known:
+            if head.startswith(text, start):
+                around = _around(head, key, end)
+                if around is not None:
+                    row, rest = around
+                    row["tools"] = shared
+                    row.update(rest)
+                    return row, text
+                break
+        row = orjson.loads(head)
+        return row, self._learn(row, head)
+
+    def _learn(self, row: Any, head: bytes) -> bytes | None:
+        listed = row.get("tools") if isinstance(row, dict) else None
+        if not isinstance(listed, list):
+            return None
+        text = orjson.dumps(listed)  # (a parsed value always serialises)
+        start = head.rfind(_TOOLS_KEY) + _TOOLS_KEY_LEN
+        if not head.startswith(text, start):
+            return None  # not the compact text after a `]`
+        if len(text) < _EDGE:
+            return text  # (too short to look up by its ends; and cheap to parse)
+        if self._count >= self.MAX_TEXTS:
+            self._texts.clear()
+            self._count = 0
+        end = start + len(text)
+        known = self._texts.setdefault((len(text), text[:_EDGE], text[-_EDGE:]), [])
+        if all(other != text for other, _ in known):  # (known, when the next key moved)
+            known.append((text, listed))
+            self._count += 1
+        self._after = (head[end:head.find(b'":', end) + 2] if head.startswith(b',"', end)
+                       else head[end:])
+        return text
+
+
+def _around(head: bytes, key: int, end: int) -> tuple[dict[Any, Any], dict[Any, Any]] | None:
+    """The members of `head` before its tools (at `key`) and after them (from `end`), or None
+    when the tools are no top-level member."""
+    if head.startswith(b',"', end):
+        after = b"{" + head[end + 1:]
+    elif len(head) - end == 2:  # head ends "}\n"
+        after = b"{}"
+    else:
+        return None
+    try:
+        # The text before the key plus `}` parses only when the key is top-level (as `_sdg`).
+        return orjson.loads(head[:key + 1] + b"}"), orjson.loads(after)
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _sdg_problem(context: Any, repairs: Any) -> str | None:
@@ -162,6 +248,7 @@ def validate_file(
     examples: dict[str, list[Example]] = {}
     repairs: Counter[str] = Counter()
     seen = DigestTable()  # 12 bytes a valid row: memory stays flat whatever the input size
+    shared_tools = SharedTools()
     n = valid = rejected = warned = duplicates = 0
     row_keys = ("messages", "tools") if is_tool_calling(projection) else ("messages",)
 
@@ -180,7 +267,7 @@ def validate_file(
             if line.isspace():
                 continue
             n += 1
-            row, sdg, head = _split_projected(line)
+            row, sdg, head, tools_text = _split_projected(line, shared_tools)
             if row is None:
                 try:
                     row = orjson.loads(line)
@@ -210,7 +297,8 @@ def validate_file(
             else:
                 record_id = row.get("record_id", index)
                 context = {k: v for k, v in row.items() if k not in row_keys}
-            conv = Conversation(row, context, record_id, validation, projection, seen)
+            conv = Conversation(row, context, record_id, validation, projection, seen,
+                                tools_text)
             codes: list[str] = []
             reasons: list[str] = []
             is_error = False
