@@ -907,6 +907,8 @@ def seed_mismatch(conv: Conversation) -> list[str]:
         for arg, field in fidelity.items():
             if arg in c.args and conv.context.get(field) is not None:
                 got, want = c.args[arg], conv.context[field]
+                if type(got) is str and got == want:
+                    continue  # the same text: no need to normalise both
                 if str(got).strip().casefold() != str(want).strip().casefold():
                     out.append(f"{c.where} argument {arg}={got!r} differs from the seed value "
                                f"{field}={want!r}")
@@ -918,10 +920,10 @@ def seed_mismatch(conv: Conversation) -> list[str]:
        enabled=lambda cfg, proj: cfg.require_clarifying_question)
 def no_clarifying_question(conv: Conversation) -> list[str]:
     stop = conv.call_turns[0] if conv.call_turns else len(conv.messages) - 1
-    messages = conv.messages
+    contents = conv.contents
     for i, role in enumerate(conv.roles[:stop]):
         if role == "assistant":
-            content = messages[i].get("content")
+            content = contents[i]
             if isinstance(content, str) and "?" in content:
                 return []
     what = f"messages[{stop}]" if conv.call_turns else "the final answer"
