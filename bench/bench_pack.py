@@ -281,7 +281,7 @@ def main() -> None:
         lp = None
         if a.lp_bound:
             t = time.perf_counter()
-            chunks = tokenize_file(path, a.tokenizer, None, False, a.workers)
+            chunks = tokenize_file(path, a.tokenizer, {"chat_template": None}, False, a.workers)
             lens = np.concatenate([c.total for c in chunks])
             lp = lp_bound(lens, a.pack_size)
             print(f"configuration LP solved in {time.perf_counter() - t:.1f}s")

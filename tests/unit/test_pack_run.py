@@ -97,7 +97,7 @@ def test_model_id_selects_tokenizer(tmp_path):
     src = tmp_path / "data.jsonl"
     write_jsonl(src, 3, bad=False)
     rep = pack_file(src, PackingConfig(), None, model_id="Qwen/Qwen2.5-7B-Instruct")
-    assert (rep.tokenizer, rep.chat_template) == ("qwen2.5", "chatml")
+    assert (rep.tokenizer, rep.chat_template) == ("qwen2.5", "qwen2.5")
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import date
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sdgflow.pack.packer import DEFAULT_ALGORITHM
 
 BUNDLED_TOKENIZERS = ("o200k_harmony", "llama3", "qwen2.5", "qwen3")
-BUNDLED_TEMPLATES = ("harmony", "chatml", "llama3")
 
 
 class PackingConfig(BaseModel):
@@ -17,8 +17,16 @@ class PackingConfig(BaseModel):
 
     `tokenizer`: a bundled name (`o200k_harmony`, `llama3`, `qwen2.5`, `qwen3`) or a path to
     a Hugging Face `tokenizer.json`; None follows the recipe's model.
-    `chat_template`: `harmony`, `chatml`, `llama3` or a path to a Jinja chat template file;
-    None follows the tokenizer family.
+    `chat_template`: a shipped template (`qwen3`, `qwen3-training`, `qwen2.5` = `chatml`,
+    `qwen2.5-training`, `gpt-oss`, `gpt-oss-training`, `llama3.1`), `harmony` (openai-harmony's
+    training render), or a path to a Jinja file; None: the tokenizer's model's own template.
+    Jinja templates render exactly as transformers' `apply_chat_template`.
+    `loss_on`: `all_assistant` (every assistant turn trains, tool calls and end-of-turn tokens
+    included) or `final_answer` (only the conversation's last assistant turn).
+    `template_kwargs`: extra template variables, as `apply_chat_template(**kwargs)` passes them
+    (`enable_thinking: false`, `reasoning_effort: high`, ...).
+    `render_date`: the day `strftime_now` formats (transformers uses today's date; a fixed day
+    keeps builds reproducible; set it to your training day for date-exact token ids).
     `algorithm`: `histogram_exact_fit` (default; near the tight lower bound, never more packs
     than best-fit-decreasing), `best_fit_decreasing` or `first_fit_shuffle` (uses `seed`).
     """
@@ -27,6 +35,9 @@ class PackingConfig(BaseModel):
 
     tokenizer: str | None = None
     chat_template: str | None = None
+    loss_on: Literal["all_assistant", "final_answer"] = "all_assistant"
+    template_kwargs: dict[str, Any] = Field(default_factory=dict)
+    render_date: date = date(2025, 6, 28)
     pack_size: int = Field(default=4096, gt=0)
     algorithm: Literal["histogram_exact_fit", "best_fit_decreasing",
                        "first_fit_shuffle"] = DEFAULT_ALGORITHM

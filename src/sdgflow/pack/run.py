@@ -25,7 +25,8 @@ from pydantic import BaseModel
 from sdgflow.pack.bounds import tight_lower_bound
 from sdgflow.pack.config import PackingConfig, default_tokenizer_for_model
 from sdgflow.pack.packer import pack_sequences
-from sdgflow.pack.render import Renderer, make_renderer
+from sdgflow.pack.render import Renderer, make_renderer, template_name
+from sdgflow.pack.template_checks import arguments_format_of, template_warnings
 from sdgflow.pack.tokenizer import load_tokenizer
 
 MAX_LISTED = 1000  # cap on listed over-length indices and structural problems
@@ -51,10 +52,17 @@ class Histogram(BaseModel):
     counts: list[int]
 
 
+class RoleTokens(BaseModel):
+    tokens: int
+    loss_tokens: int
+    loss_share: float  # loss_tokens / tokens
+
+
 class PackingReport(BaseModel):
     input: str
     tokenizer: str
     chat_template: str
+    loss_on: str
     pack_size: int
     algorithm: str
     dry_run: bool
@@ -62,6 +70,10 @@ class PackingReport(BaseModel):
     records: int
     total_tokens: int
     loss_tokens: int
+    # tokens and trainable tokens per message role (assistant turns with tool calls apart)
+    loss_by_role: dict[str, RoleTokens]
+    # what the chosen template does with this data that a trainer would not want
+    template_warnings: list[str]
     length_percentiles: Percentiles
     histogram: Histogram
     over_length: int
@@ -89,13 +101,22 @@ class _Chunk:
     total: np.ndarray
     loss: np.ndarray
     problems: list[tuple[int, str, str]] = field(default_factory=list)
+    roles: dict[str, list[int]] = field(default_factory=dict)
     tokens: np.ndarray | None = None  # flat uint32, records back to back
     mask: np.ndarray | None = None  # flat uint8, 1 = assistant (unshifted)
 
 
-def _resolve(config: PackingConfig, model_id: str | None) -> tuple[str, str | None]:
+def _resolve(config: PackingConfig, model_id: str | None) -> tuple[str, dict]:
+    """The tokenizer name and the renderer's options (plain data: they cross into workers)."""
     tok = config.tokenizer or default_tokenizer_for_model(model_id or "")
-    return tok, config.chat_template
+    opts = {"chat_template": config.chat_template, "loss_on": config.loss_on,
+            "template_kwargs": config.template_kwargs, "today": config.render_date}
+    return tok, opts
+
+
+def _renderer(tok_name: str, opts: dict) -> Renderer:
+    opts = dict(opts)
+    return make_renderer(load_tokenizer(tok_name), opts.pop("chat_template"), **opts)
 
 
 def process_lines(lines: list[bytes], renderer: Renderer, keep_tokens: bool,
@@ -119,6 +140,7 @@ def _process_lines(lines: list[bytes], renderer: Renderer, keep_tokens: bool,
     texts: list[str] = []
     tflags: list[bool] = []
     problems: list[tuple[int, str, str]] = []
+    roles: dict[str, list[int]] = {}
     builders = [] if keep_tokens else None
     render = renderer.render
     loads = orjson.loads
@@ -138,6 +160,10 @@ def _process_lines(lines: list[bytes], renderer: Renderer, keep_tokens: bool,
         tflags += b.text_flags
         for code, msg in b.problems:
             problems.append((i, code, msg))
+        for role, (t, lo) in b.roles.items():
+            tl = roles.setdefault(role, [0, 0])
+            tl[0] += t
+            tl[1] += lo
         if builders is not None:
             builders.append(b)
     flat, offs = renderer.tok.encode_batch(texts, threads)
@@ -146,7 +172,7 @@ def _process_lines(lines: list[bytes], renderer: Renderer, keep_tokens: bool,
     total = ctotal + np.bincount(rec_of, weights=counts, minlength=n).astype(np.int64)
     fl = np.asarray(tflags, dtype=bool)
     loss = closs + np.bincount(rec_of, weights=counts * fl, minlength=n).astype(np.int64)
-    chunk = _Chunk(n, total, loss, problems)
+    chunk = _Chunk(n, total, loss, problems, roles)
     if keep_tokens:
         chunk.tokens, chunk.mask = _assemble(builders, flat, offs)
     return chunk
@@ -190,9 +216,14 @@ def _read_lines(path: str, start: int, end: int) -> list[bytes]:
     return [ln for ln in data.split(b"\n") if ln.strip()]
 
 
+def _head_lines(path: Path, limit: int = 200) -> list[bytes]:
+    with open(path, "rb") as f:
+        return [ln for ln in itertools.islice(f, limit) if ln.strip()]
+
+
 def _worker(args) -> _Chunk:
-    path, start, end, tok_name, template, keep, threads = args
-    renderer = make_renderer(load_tokenizer(tok_name), template)
+    path, start, end, tok_name, opts, keep, threads = args
+    renderer = _renderer(tok_name, opts)
     return process_lines(_read_lines(path, start, end), renderer, keep, threads)
 
 
@@ -208,7 +239,7 @@ def _split(path: Path, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
-def tokenize_file(in_path: Path, tok_name: str, template: str | None, keep_tokens: bool,
+def tokenize_file(in_path: Path, tok_name: str, opts: dict, keep_tokens: bool,
                   workers: int | None = None) -> list[_Chunk]:
     in_path = Path(in_path)
     size = in_path.stat().st_size
@@ -220,10 +251,10 @@ def tokenize_file(in_path: Path, tok_name: str, template: str | None, keep_token
         workers = min(ncpu, 8)
     if workers <= 1 or size < _PARALLEL_MIN_BYTES:
         threads = workers if workers > 1 else 1
-        return [_worker((str(in_path), 0, size, tok_name, template, keep_tokens, threads))]
+        return [_worker((str(in_path), 0, size, tok_name, opts, keep_tokens, threads))]
     load_tokenizer(tok_name)  # fail fast in the parent (and share it with forked workers)
     ranges = _split(in_path, workers * 4)
-    jobs = [(str(in_path), a, b, tok_name, template, keep_tokens, 1) for a, b in ranges]
+    jobs = [(str(in_path), a, b, tok_name, opts, keep_tokens, 1) for a, b in ranges]
     with mp.get_context("fork").Pool(workers) as pool:
         return pool.map(_worker, jobs, chunksize=1)
 
@@ -280,22 +311,28 @@ def pack_file(in_path: Path | str, config: PackingConfig, report_path: Path | st
     `config.dry_run` is false). `workers`: processes (default: CPU count, capped at 8)."""
     t0 = time.perf_counter()
     in_path = Path(in_path)
-    tok_name, template = _resolve(config, model_id)
+    tok_name, opts = _resolve(config, model_id)
     tok = load_tokenizer(tok_name)  # raises ValueError on an unknown name
-    renderer_name = make_renderer(tok, template).name
-    template_used = template if renderer_name == "jinja" else renderer_name
+    renderer = _renderer(tok_name, opts)  # raises ValueError on an unknown template
+    template_used = template_name(tok, config.chat_template)
+    warnings = template_warnings(renderer, arguments_format_of(_head_lines(in_path)))
     write_packed = not config.dry_run
     if write_packed and packed_path is None:
         base = Path(report_path) if report_path else in_path
         packed_path = base.with_name(base.name.split(".")[0] + ".packed.parquet")
-    chunks = tokenize_file(in_path, tok_name, template, write_packed, workers)
+    chunks = tokenize_file(in_path, tok_name, opts, write_packed, workers)
 
     lengths = np.concatenate([c.total for c in chunks]) if chunks else np.zeros(0, np.int64)
     loss = np.concatenate([c.loss for c in chunks]) if chunks else np.zeros(0, np.int64)
     problems: list[StructuralProblem] = []
     problem_counts: dict[str, int] = {}
+    roles: dict[str, list[int]] = {}
     base_idx = 0
     for c in chunks:
+        for role, (t, lo) in c.roles.items():
+            tl = roles.setdefault(role, [0, 0])
+            tl[0] += t
+            tl[1] += lo
         for i, code, msg in c.problems:
             problem_counts[code] = problem_counts.get(code, 0) + 1
             if len(problems) < MAX_LISTED:
@@ -338,6 +375,7 @@ def pack_file(in_path: Path | str, config: PackingConfig, report_path: Path | st
         input=str(in_path),
         tokenizer=tok.name,
         chat_template=str(template_used),
+        loss_on=config.loss_on,
         pack_size=cap,
         algorithm=config.algorithm,
         dry_run=config.dry_run,
@@ -345,6 +383,10 @@ def pack_file(in_path: Path | str, config: PackingConfig, report_path: Path | st
         records=n,
         total_tokens=int(lengths.sum()),
         loss_tokens=int(loss.sum()),
+        loss_by_role={r: RoleTokens(tokens=t, loss_tokens=lo,
+                                    loss_share=round(lo / t, 4) if t else 0.0)
+                      for r, (t, lo) in sorted(roles.items())},
+        template_warnings=warnings,
         length_percentiles=percentiles,
         histogram=hist,
         over_length=len(over),

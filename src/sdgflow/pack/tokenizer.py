@@ -11,6 +11,7 @@ Llama 3 Community License, which applies when you use `llama3`.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -47,6 +48,10 @@ class Tokenizer:
         """Reference encode of fully rendered text: special-token strings become their ids."""
         raise NotImplementedError
 
+    def encode_with_offsets(self, text: str) -> tuple[list[int], np.ndarray]:
+        """`encode(text)` and the UTF-8 byte offset where each token starts (plus the end)."""
+        raise NotImplementedError
+
     def decode(self, ids: list[int]) -> str:
         raise NotImplementedError
 
@@ -65,6 +70,7 @@ class QuicktokTokenizer(Tokenizer):
                 specials.pop(s, None)
         self.specials = specials
         self._allowed = set(specials)
+        self._byte_len: np.ndarray | None = None  # bytes of each token id, built on first use
 
     def encode_ordinary(self, text: str) -> list[int]:
         return self._enc.encode_ordinary(text)
@@ -77,6 +83,16 @@ class QuicktokTokenizer(Tokenizer):
 
     def encode(self, text: str) -> list[int]:
         return self._enc.encode(text, allowed_special=self._allowed, disallowed_special=())
+
+    def encode_with_offsets(self, text: str) -> tuple[list[int], np.ndarray]:
+        ids = self.encode(text)
+        if self._byte_len is None:
+            top = self._enc.max_token_value + 1
+            self._byte_len = np.fromiter(
+                (len(self._enc.decode_single_token_bytes(i)) for i in range(top)), np.int64, top)
+        offs = np.zeros(len(ids) + 1, np.int64)
+        np.cumsum(self._byte_len[np.asarray(ids, np.int64)], out=offs[1:])
+        return ids, offs
 
     def decode(self, ids) -> str:
         return self._enc.decode(list(ids))
@@ -95,6 +111,20 @@ class HFTokenizer(Tokenizer):
             ) from e
         self._tok = tokenizers.Tokenizer.from_file(str(path))
         self.name = str(path)
+        # the model's own chat template and special tokens, when its tokenizer_config.json
+        # sits beside the file (as in a downloaded model directory)
+        self.chat_template: str | None = None
+        self.special_tokens_map: dict[str, str] = {}
+        cfg_path = Path(path).with_name("tokenizer_config.json")
+        if cfg_path.is_file():
+            cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+            if isinstance(cfg.get("chat_template"), str):
+                self.chat_template = cfg["chat_template"]
+            for key in ("bos_token", "eos_token", "unk_token", "pad_token"):
+                v = cfg.get(key)
+                v = v.get("content") if isinstance(v, dict) else v
+                if isinstance(v, str):
+                    self.special_tokens_map[key] = v
         self.specials = {
             t.content: i for i, t in self._tok.get_added_tokens_decoder().items()
         }
@@ -120,6 +150,15 @@ class HFTokenizer(Tokenizer):
 
     def encode(self, text: str) -> list[int]:
         return self._tok.encode(text, add_special_tokens=False).ids
+
+    def encode_with_offsets(self, text: str) -> tuple[list[int], np.ndarray]:
+        e = self._tok.encode(text, add_special_tokens=False)
+        # HF offsets count characters; turn them into UTF-8 byte offsets
+        char_to_byte = np.zeros(len(text) + 1, np.int64)
+        np.cumsum([len(c.encode("utf-8")) for c in text], out=char_to_byte[1:])
+        starts = [a for a, _ in e.offsets]
+        offs = np.append(char_to_byte[np.asarray(starts, np.int64)], char_to_byte[-1])
+        return e.ids, offs
 
     def decode(self, ids) -> str:
         return self._tok.decode(list(ids), skip_special_tokens=False)

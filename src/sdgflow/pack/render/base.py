@@ -42,6 +42,7 @@ class Builder:
         "flags",
         "items",
         "problems",
+        "roles",
         "safe_split",
         "specials",
         "text_flags",
@@ -62,6 +63,8 @@ class Builder:
         self.ctotal = 0
         self.closs = 0
         self.problems: list[tuple[str, str]] = []
+        # tokens and loss tokens per message role, for renderers that attribute them
+        self.roles: dict[str, list[int]] = {}
         self.text_parts: list[str] | None = [] if debug else None
         self._buf: list[str] = []
         self._bflag = False
@@ -69,6 +72,11 @@ class Builder:
 
     def problem(self, code: str, message: str) -> None:
         self.problems.append((code, message))
+
+    def count_role(self, role: str, tokens: int, loss: int) -> None:
+        tl = self.roles.setdefault(role, [0, 0])
+        tl[0] += tokens
+        tl[1] += loss
 
     def sp(self, s: str, tr: bool) -> None:
         i = self.specials.get(s)
@@ -262,11 +270,14 @@ def normalize(rec: Any, b: Builder) -> tuple[list[Msg], list[dict]]:
                                       f"message {j}: arguments are not JSON")
                             obj = None
                     else:
-                        b.problem(
-                            "non_string_arguments",
-                            f"message {j}: function.arguments is a {type(args).__name__}, "
-                            "the format says JSON string",
-                        )
+                        # an object is the `arguments_format: object` layout; anything else
+                        # is neither layout
+                        if type(args) is not dict:
+                            b.problem(
+                                "non_string_arguments",
+                                f"message {j}: function.arguments is a {type(args).__name__}, "
+                                "neither a JSON string nor an object",
+                            )
                         obj = args
                         args = _dumps(args)
                     calls.append((name, args, obj))
