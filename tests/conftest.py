@@ -16,15 +16,21 @@ from sdgflow.stages.warm import RUNTIME_ENV, server_pids
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the repo's Snakefile, rules, configs and data; cwd is set to it."""
+def copy_project(dest: Path) -> Path:
+    """`dest` with a copy of the repo's Snakefile, rules, configs and data."""
     for name in ("Snakefile", "rules", "configs", "data", "report", "envs"):
         source = REPO / name
         if source.is_dir():
-            shutil.copytree(source, tmp_path / name)
+            shutil.copytree(source, dest / name)
         else:
-            shutil.copy(source, tmp_path / name)
+            shutil.copy(source, dest / name)
+    return dest
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the repo's Snakefile, rules, configs and data; cwd is set to it."""
+    copy_project(tmp_path)
     monkeypatch.chdir(tmp_path)
     for var in ("SDG_OUTPUT_DIR", "NEMO_RUN_DIR", "SDGFLOW_RECIPE"):
         monkeypatch.delenv(var, raising=False)

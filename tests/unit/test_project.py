@@ -194,6 +194,20 @@ def test_arguments_format_object_writes_dicts() -> None:
     assert row["messages"][5]["content"] == '{"status":"delayed","eta":"tomorrow"}'
 
 
+@pytest.mark.parametrize("arguments", ["string", "object"])
+def test_json_string_layouts_write_the_lists_compact_text(arguments: str) -> None:
+    as_lists, _ = project(REFERENCE, PROJ.model_copy(update={"arguments_format": arguments}))
+    projection = PROJ.model_copy(update={"arguments_format": arguments,
+                                         "tools_format": "json_string",
+                                         "messages_format": "json_string"})
+    row, _ = project(REFERENCE, projection)
+    assert list(row) == list(as_lists)
+    for key in ("messages", "tools"):
+        assert row[key] == json.dumps(as_lists[key], separators=(",", ":"), ensure_ascii=False)
+    assert {k: v for k, v in row.items() if k not in ("messages", "tools")} == {
+        k: v for k, v in as_lists.items() if k not in ("messages", "tools")}
+
+
 def test_openai_messages_projection() -> None:
     projection = OpenAIMessagesProjection(type="openai_messages", user_field="q",
                                           assistant_field="a", system_prompt="Be brief.",

@@ -267,3 +267,41 @@ def test_digest_table_keeps_the_first_record_id_of_each_digest() -> None:
     across = b"\x01\x01\x01\x00\x00\x00\x01\x01"  # bytes 6..13 of the two entries
     assert straddle._buckets[0][1].find(across) == 6
     assert straddle.get(int.from_bytes(across, "little")) is None
+
+
+def _strings(row: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {**row, **{k: json.dumps(row[k], separators=(",", ":")) for k in keys}}
+
+
+@pytest.mark.parametrize("keys", [("tools",), ("tools", "messages")])
+def test_json_string_layout_is_checked_as_the_lists_and_written_as_read(
+        tmp_path: Path, keys: tuple[str, ...]) -> None:
+    projection = STRUCTURED.model_copy(update={f"{k}_format": "json_string" for k in keys})
+    bad_name = clean_row()
+    bad_name["tools"][0]["function"]["name"] = "look up order"
+    unknown = clean_row()
+    unknown["messages"][4]["tool_calls"][0]["function"]["name"] = "cancel_order"
+    rows = [_strings(r, *keys) for r in (clean_row(), bad_name, unknown)]
+    _, valid, rejects = run(tmp_path, rows, projection, dedupe=False)
+    assert valid == [rows[0]]  # the strings kept as they were written
+    assert [r["codes"] for r in rejects] == [
+        ["tools.invalid", "tool_calls.unknown_function"],
+        ["tool_messages.name_mismatch", "tool_calls.unknown_function"]]
+    assert rejects[0]["row"] == rows[1]
+
+
+def test_json_string_layout_names_a_key_that_is_not_its_json_string(tmp_path: Path) -> None:
+    projection = STRUCTURED.model_copy(update={"tools_format": "json_string",
+                                               "messages_format": "json_string"})
+    tools_list = _strings(clean_row(), "messages")
+    broken = {**_strings(clean_row(), "messages"), "tools": '[{"type":"function",'}
+    messages_list = _strings(clean_row(), "tools")
+    _, valid, rejects = run(tmp_path, [tools_list, broken, messages_list], projection)
+    assert valid == []
+    assert [r["codes"] for r in rejects] == [["tools.missing"], ["tools.missing"],
+                                             ["messages.missing"]]
+    assert rejects[0]["reasons"] == ["tools is a list, not a JSON string "
+                                     "(output_projection.tools_format is json_string)"]
+    assert rejects[1]["reasons"][0].startswith("tools is a string that is not JSON text")
+    assert rejects[2]["reasons"] == ["messages is a list, not a JSON string "
+                                     "(output_projection.messages_format is json_string)"]

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from sdgflow.cli.app import app
 from sdgflow.cli.common import err
+from sdgflow.project.layout import decoded
 
 ROLE_STYLE = {"system": "bright_black", "user": "cyan", "assistant": "green", "tool": "magenta"}
 RAW_CHARS = 4000
@@ -63,6 +64,7 @@ def render_message(message: Any) -> Panel:
 
 
 def render_row(row: dict[str, Any], heading: str) -> Panel:
+    row = decoded(row)  # (the json_string layouts)
     tools = [t.get("function", {}).get("name", "?") for t in row.get("tools") or []
              if isinstance(t, dict)]
     meta = {k: v for k, v in row.items() if k not in ("messages", "tools")}

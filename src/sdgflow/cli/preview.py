@@ -14,6 +14,7 @@ from sdgflow.cli.app import app
 from sdgflow.cli.common import OverridesArg, QuietOption, RecipeOption, VerboseOption, user_errors
 from sdgflow.config.load import load_recipe
 from sdgflow.preview import PreviewRecord, run_preview
+from sdgflow.project.layout import decoded
 from sdgflow.stages.job import configure_logging
 
 ROLE_STYLE = {"system": "dim", "user": "cyan", "assistant": "green", "tool": "magenta"}
@@ -39,11 +40,11 @@ def render_record(record: PreviewRecord) -> Panel:
         verdict = Text("REJECTED  " + ", ".join(record.codes), style="bold red")
         body: list[Any] = [verdict, *[Text(f"  - {r}") for r in record.reasons]]
         if record.row:
-            body += [render_message(m) for m in record.row.get("messages", [])]
+            body += [render_message(m) for m in decoded(record.row).get("messages", [])]
         elif record.raw:
             body.append(Syntax(record.raw[:3000], "json", word_wrap=True))
     else:
-        row = record.row or {}
+        row = decoded(record.row or {})  # (the json_string layouts)
         tools = ", ".join(t.get("function", {}).get("name", "?") for t in row.get("tools", []))
         meta = {k: v for k, v in row.items() if k not in ("messages", "tools")}
         body = [Text("VALID", style="bold green"), Text(f"tools: {tools}", style="dim"),

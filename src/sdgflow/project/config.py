@@ -20,6 +20,12 @@ class StructuredMessagesProjection(BaseModel):
     # `string`: OpenAI wire format (arguments are JSON strings). `object`: dicts, for chat
     # templates that render arguments themselves (Llama 3.1, Qwen2.5, gpt-oss).
     arguments_format: Literal["string", "object"] = "string"
+    # `list`: JSON arrays. `json_string`: each one JSON string (the array's compact text), for
+    # loaders that infer one Arrow struct per column: datasets < 4.7 gives every tool the other
+    # tools' parameters as nulls, and every message the keys of all others (and, with
+    # arguments_format object, every call the other functions' arguments) as nulls.
+    tools_format: Literal["list", "json_string"] = "list"
+    messages_format: Literal["list", "json_string"] = "list"
 
 
 class OpenAIMessagesProjection(BaseModel):

@@ -201,6 +201,10 @@ def project_structured(
     if tools is not None:
         row["tools"] = [_normalize_tool(t, repairs) for t in tools] if isinstance(
             tools, list) else tools
+    # The `json_string` layouts (see sdgflow.project.layout): the array's compact text.
+    for key, fmt in (("messages", projection.messages_format), ("tools", projection.tools_format)):
+        if fmt == "json_string" and key in row:
+            row[key] = dumps_compact(row[key])
     _metadata(record, projection.metadata_fields, row)
     return row, repairs
 

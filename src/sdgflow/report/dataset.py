@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from sdgflow.project.layout import decoded
 from sdgflow.report.model import DatasetStats
 
 
@@ -39,6 +40,7 @@ def read_dataset(path: str | Path, samples: int, seed: int,
                     continue  # validation wrote this file; a bad line is not ours to report
                 if not isinstance(row, dict):
                     continue
+                row = decoded(row)  # (the json_string layouts)
                 rows += 1
                 _count_row(row, messages, calls, offered, per_row, roles, cats)
                 # Algorithm R: row i replaces a kept one with probability k / i.

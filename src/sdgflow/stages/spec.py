@@ -52,6 +52,19 @@ def model_identity(recipe: Recipe, alias: str) -> dict[str, Any]:
             **{k: params[k] for k in IDENTITY_INFERENCE_KEYS if params[k] is not None}}
 
 
+# Projection keys added after recipes existed: left out of the specs at their default, so a
+# recipe that does not set them keeps its hashes (and its outputs) across the upgrade.
+LATER_PROJECTION_DEFAULTS = {"tools_format": "list", "messages_format": "list"}
+
+
+def projection_spec(recipe: Recipe) -> dict[str, Any]:
+    spec = recipe.output_projection.model_dump()
+    for key, default in LATER_PROJECTION_DEFAULTS.items():
+        if spec.get(key) == default:
+            del spec[key]
+    return spec
+
+
 def stage_specs(recipe: Recipe) -> dict[str, dict[str, Any]]:
     """Canonical spec per stage name; `rows-<k>` per shard carries that shard's range."""
     rows = {
@@ -74,10 +87,10 @@ def stage_specs(recipe: Recipe) -> dict[str, dict[str, Any]]:
     specs: dict[str, dict[str, Any]] = {
         "rows": rows,
         "generate": generate,
-        "project": {"output_projection": recipe.output_projection.model_dump(),
+        "project": {"output_projection": projection_spec(recipe),
                     "shards": len(ranges)},
         "validate": {"validation": recipe.validation.model_dump(),
-                     "output_projection": recipe.output_projection.model_dump()},
+                     "output_projection": projection_spec(recipe)},
         "pack": {"packing": recipe.packing.model_dump(),
                  "models": sorted({m.model for m in recipe.models})},
         "report": {"report": recipe.report.model_dump()},

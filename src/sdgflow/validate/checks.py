@@ -108,6 +108,12 @@ class Conversation:
                  cfg: ValidationConfig, projection: Projection | None,
                  seen: DigestTable | dict[int, Any] | None = None,
                  tools_text: bytes | None = None) -> None:
+        # `json_string` layouts: the checks read the arrays (`row` is then a parsed copy), and a
+        # key that is not the JSON string its format asks for is named here, per key.
+        self.layout: dict[str, str] = {}
+        if (getattr(projection, "tools_format", "list") == "json_string"
+                or getattr(projection, "messages_format", "list") == "json_string"):
+            row, tools_text = _decode_layout(row, projection, self.layout)
         self.row = row
         self.tools_text = tools_text  # orjson.dumps(row["tools"]) when the reader has it
         self.context = context
@@ -231,6 +237,43 @@ class Conversation:
                 return None
             self._final_tokens = final.split()
         return self._final_tokens
+
+
+# Each distinct `tools` string parsed once (a recipe has a handful), its list shared by every
+# row that carries it; the string's bytes are its key in the tools verdict cache.
+_TOOLS_STRINGS: dict[str, tuple[Any, bytes]] = {}
+
+
+def _decode_layout(row: dict[str, Any], projection: Any, problems: dict[str, str]
+                   ) -> tuple[dict[str, Any], bytes | None]:
+    """`(row with its json_string keys parsed, the tools' text)`; what is wrong with a key goes
+    to `problems` and its value stays as it is."""
+    view = dict(row)
+    tools_text = None
+    for key, fmt in (("messages", projection.messages_format),
+                     ("tools", projection.tools_format)):
+        if fmt != "json_string" or key not in row:
+            continue  # (a missing key is reported by its own check)
+        value = row[key]
+        if not isinstance(value, str):
+            problems[key] = (f"{key} is a {type(value).__name__}, not a JSON string "
+                             f"(output_projection.{key}_format is json_string)")
+            continue
+        hit = _TOOLS_STRINGS.get(value) if key == "tools" else None
+        if hit is None:
+            try:
+                parsed = loads(value)
+            except ValueError as exc:
+                problems[key] = f"{key} is a string that is not JSON text: {exc}"
+                continue
+            if key == "messages":
+                view[key] = parsed
+                continue
+            if len(_TOOLS_STRINGS) >= 1024:
+                _TOOLS_STRINGS.clear()
+            hit = _TOOLS_STRINGS[value] = (parsed, value.encode())
+        view[key], tools_text = hit
+    return view, tools_text
 
 
 def _make_call(raw: Any, where: str, index: int, as_object: bool,
@@ -564,8 +607,11 @@ def _q(values: list[str], limit: int = 5) -> str:
 # The checks, in the order they run
 
 
-@check("messages.missing", "error", "messages is present and a non-empty list (fatal)", "any")
+@check("messages.missing", "error", "messages is present and a non-empty list, written as "
+       "one JSON string when output_projection.messages_format is json_string (fatal)", "any")
 def messages_missing(conv: Conversation) -> list[str]:
+    if "messages" in conv.layout:
+        return [conv.layout["messages"]]
     messages = conv.row.get("messages")
     if messages is None:
         return ["the row has no messages key"]
@@ -673,8 +719,11 @@ def _content_problems(conv: Conversation) -> list[str]:
     return out
 
 
-@check("tools.missing", "error", "tools is present and a non-empty list")
+@check("tools.missing", "error", "tools is present and a non-empty list, written as one JSON "
+       "string when output_projection.tools_format is json_string")
 def tools_missing(conv: Conversation) -> list[str]:
+    if "tools" in conv.layout:
+        return [conv.layout["tools"]]
     tools = conv.row.get("tools")
     if tools is None:
         return ["the row has no tools key; a tool-calling row needs its function definitions"]
