@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import importlib.util
+import itertools
 from pathlib import Path
 
 import orjson
@@ -205,3 +206,66 @@ def test_trl_training_templates_load_and_mask_as_transformers(file, tmp_path):
         chunk = process_lines([orjson.dumps(row)], renderer, keep_tokens=True)
         assert chunk.tokens.tolist() == list(out["input_ids"]), key
         assert chunk.mask.tolist() == list(out["assistant_masks"]), key
+
+
+@pytest.mark.parametrize("name", ["qwen3-training", "gpt-oss-training"])
+def test_packed_parquet_sequences_are_transformers_ids_and_shifted_masks(name, tmp_path):
+    """The packed parquet (the Megatron-Bridge path): every sequence in it is
+    apply_chat_template's ids, and its loss_mask is transformers' assistant mask shifted by
+    one (loss_mask[t] trains the prediction of token t+1), 0 on each sequence's last token."""
+    import pyarrow.parquet as pq
+
+    from sdgflow.pack.run import pack_file
+
+    data = tmp_path / "rows.jsonl"
+    objs = [*ROWS.values(), *(with_object_arguments(r) for r in ROWS.values())]
+    data.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in objs))
+    expected = {}
+    for r in objs:
+        out = _theirs(name, r, True)
+        ids = tuple(out["input_ids"])
+        expected[ids] = [*out["assistant_masks"][1:], 0]
+    cfg = PackingConfig(tokenizer=VOCAB[name], chat_template=name, dry_run=False,
+                        pack_size=4096)
+    packed = tmp_path / "packed.parquet"
+    rep = pack_file(data, cfg, tmp_path / "r.json", packed_path=packed, workers=1)
+    assert rep.problem_count == 0
+    seen = 0
+    for row in pq.read_table(packed).to_pylist():
+        bounds = [*row["seq_start_id"], len(row["input_ids"])]
+        for s, e in itertools.pairwise(bounds):
+            seq = tuple(row["input_ids"][s:e])
+            assert seq in expected
+            assert row["loss_mask"][s:e] == expected[seq]
+            seen += 1
+    assert seen == len(objs)
+
+
+@pytest.mark.parametrize(("own", "training"), [("qwen3", "qwen3-training"),
+                                               ("qwen2.5", "qwen2.5-training"),
+                                               ("gpt-oss", "gpt-oss-training")])
+def test_trl_trains_with_the_shipped_training_template(own, training):
+    """`SFTTrainer(assistant_only_loss=True)` swaps in `get_training_chat_template(tokenizer)`
+    for a template without markers: for each model's own template that is the shipped
+    `*-training` one, so `packing.chat_template: NAME-training` counts what TRL trains on."""
+    _trl_templates()
+    from trl.chat_template_utils import get_training_chat_template
+
+    tok = copy.copy(hf_tokenizer(VOCAB[own]))
+    tok.chat_template = chat_templates.shipped_source(own)
+    assert get_training_chat_template(tok) == chat_templates.shipped_source(training)
+
+
+@pytest.mark.parametrize("name", ["qwen3", "harmony"])
+def test_json_string_layout_packs_as_the_lists(name):
+    """`tools_format` / `messages_format: json_string` rows count and mask as the lists do."""
+    vocab = "o200k_harmony" if name == "harmony" else VOCAB[name]
+    renderer = make_renderer(load_tokenizer(vocab), name)
+    for row in ROWS.values():
+        strung = {"messages": orjson.dumps(row["messages"]).decode(),
+                  "tools": orjson.dumps(row["tools"]).decode()}
+        a = process_lines([orjson.dumps(row)], renderer, keep_tokens=True)
+        b = process_lines([orjson.dumps(strung)], renderer, keep_tokens=True)
+        assert a.tokens.tolist() == b.tokens.tolist()
+        assert a.mask.tolist() == b.mask.tolist()
+        assert b.problems == a.problems

@@ -19,7 +19,11 @@ def pack(
         "--tokenizer", help="o200k_harmony | llama3 | qwen2.5 | qwen3 | path to a "
         "tokenizer.json (default: follows --model, else o200k_harmony)")] = None,
     chat_template: Annotated[str | None, typer.Option(
-        "--chat-template", help="harmony | chatml | llama3 | path to a Jinja template")] = None,
+        "--chat-template", help="qwen3 | qwen2.5 (chatml) | llama3.1 | gpt-oss | harmony | "
+        "NAME-training (TRL's, with generation markers) | path to a Jinja template "
+        "(default: the tokenizer's model's own)")] = None,
+    loss_on: Annotated[str, typer.Option(
+        "--loss-on", help="all_assistant | final_answer")] = "all_assistant",
     pack_size: Annotated[int, typer.Option("--pack-size", min=1)] = 4096,
     algorithm: Annotated[str, typer.Option(
         "--algorithm", help="histogram_exact_fit | best_fit_decreasing | first_fit_shuffle"
@@ -43,8 +47,8 @@ def pack(
 
     try:
         cfg = PackingConfig(tokenizer=tokenizer, chat_template=chat_template,
-                            pack_size=pack_size, algorithm=algorithm, truncate=truncate,
-                            dry_run=dry_run, seed=seed)
+                            loss_on=loss_on, pack_size=pack_size, algorithm=algorithm,
+                            truncate=truncate, dry_run=dry_run, seed=seed)
     except ValidationError as e:
         raise typer.BadParameter(str(e)) from e
     if not dry_run and packed is None:
@@ -63,3 +67,7 @@ def pack(
         f"{rep.over_length} over length, {rep.problem_count} structural problems "
         f"[{rep.tokenizer}/{rep.chat_template}, {rep.seconds:.2f}s] -> {report_path}"
     )
+    typer.echo("trainable share per role: " + ", ".join(
+        f"{role} {r.loss_share:.0%} of {r.tokens}" for role, r in rep.loss_by_role.items()))
+    for w in rep.template_warnings:
+        typer.echo(f"warning: {w}", err=True)

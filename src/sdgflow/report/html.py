@@ -262,7 +262,34 @@ def _packing(data: ReportData) -> str:
                                           for k, v in stats) + "</dl>"
     head = (f'<div class="big" data-kpi="efficiency">{fmt.share(eff)}'
             '<span>of packed tokens are real tokens (the rest is padding)</span></div>')
-    return _section("packing", "Packing efficiency", f"{head}{bar}{grid}")
+    return _section("packing", "Packing efficiency",
+                    f"{head}{bar}{grid}{_loss_by_role(p)}{_template_warnings(p)}")
+
+
+def _loss_by_role(p: dict) -> str:
+    """Trainable share per role: a mask that leaves out tool calls shows as a low
+    `assistant_tool_call` share."""
+    roles = p.get("loss_by_role") or {}
+    if not roles:
+        return ""
+    rows = "".join(
+        f'<tr data-role="{escape(role)}"><th scope="row">{escape(role)}</th>'
+        f"<td>{fmt.count(r['tokens'])}</td><td>{fmt.count(r['loss_tokens'])}</td>"
+        f"<td>{fmt.share(float(r['loss_share']))}</td></tr>"
+        for role, r in roles.items())
+    return ('<table class="loss-by-role"><caption>Trainable tokens per role (loss on '
+            f"{escape(str(p.get('loss_on', 'all_assistant')))})</caption>"
+            "<thead><tr><th>role</th><th>tokens</th><th>trainable</th><th>share</th></tr>"
+            f"</thead><tbody>{rows}</tbody></table>")
+
+
+def _template_warnings(p: dict) -> str:
+    warnings = p.get("template_warnings") or []
+    if not warnings:
+        return ""
+    items = "".join(f"<li>{escape(w)}</li>" for w in warnings)
+    return f'<ul class="template-warnings" role="alert">{items}</ul>'
+
 
 
 def _tools(data: ReportData) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from sdgflow.pack.tokenizer import Tokenizer
+from sdgflow.project.layout import decoded
 
 _SPECIALISH = re.compile(r"<\||</?tool_|</?think>")
 KNOWN_ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
@@ -203,6 +204,7 @@ def normalize(rec: Any, b: Builder) -> tuple[list[Msg], list[dict]]:
     if type(rec) is not dict:
         b.problem("not_an_object", "record is not a JSON object")
         return [], []
+    rec = decoded(rec)  # a `json_string` layout's messages and tools, parsed back
     messages = rec.get("messages")
     tools = rec.get("tools") or []
     if type(tools) is not list:

@@ -32,11 +32,11 @@ import jinja2
 import jinja2.ext
 import jinja2.nodes
 import numpy as np
-import orjson
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from sdgflow.pack.render.base import Builder, Renderer, normalize
 from sdgflow.pack.tokenizer import Tokenizer
+from sdgflow.project.layout import decoded
 
 _GENERATION_TAG = re.compile(r"\{\%-?\s*generation\s*-?\%\}")
 _REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
@@ -147,17 +147,6 @@ def template_messages(messages: list[Any]) -> list[dict]:
     return out
 
 
-def row_tools(rec: dict) -> Any:
-    """The row's tools as the template sees them (a JSON-string column is parsed back)."""
-    tools = rec.get("tools")
-    if isinstance(tools, str):
-        try:
-            return orjson.loads(tools)
-        except orjson.JSONDecodeError:
-            return None
-    return tools
-
-
 def _common_prefix_len(a: str, b: str) -> int:
     n = min(len(a), len(b))
     if a[:n] == b[:n]:
@@ -231,12 +220,13 @@ class JinjaRenderer(Renderer):
 
     def render(self, rec: Any, debug: bool = False) -> Builder:
         b = self.builder(debug)
+        rec = decoded(rec)  # a `json_string` layout's messages and tools, parsed back
         norm, _ = normalize(rec, b)
         if not norm:
             b.finish()
             return b
         messages = template_messages(rec.get("messages") or [])
-        tools = row_tools(rec)
+        tools = rec.get("tools")
         gen_spans: list[tuple[int, int]] = []
         try:
             full = self.render_text(messages, tools, False,
