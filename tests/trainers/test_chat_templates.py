@@ -9,7 +9,6 @@ pack stage's production path (`process_lines`, as the packer calls it).
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import importlib.util
 import itertools
 from pathlib import Path
@@ -32,22 +31,6 @@ VOCAB = {"qwen3": "qwen3", "qwen3-training": "qwen3", "qwen2.5": "qwen2.5",
          "gpt-oss-training": "o200k_harmony", "llama3.1": "llama3"}
 RENDER_DATE = PackingConfig().render_date
 ROWS = rows()
-
-
-@pytest.fixture(autouse=True)
-def _fixed_clock(monkeypatch):
-    """transformers' `strftime_now` reads the wall clock; ours formats `render_date`."""
-    from transformers.utils import chat_template_utils
-
-    class Fixed(dt.datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return cls(RENDER_DATE.year, RENDER_DATE.month, RENDER_DATE.day)
-
-    monkeypatch.setattr(chat_template_utils, "datetime", Fixed)
-    chat_template_utils._compile_jinja_template.cache_clear()
-    yield
-    chat_template_utils._compile_jinja_template.cache_clear()
 
 
 def _ours(name: str, row: dict):
