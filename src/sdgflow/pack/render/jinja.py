@@ -193,6 +193,7 @@ class JinjaRenderer(Renderer):
         self.has_generation = bool(_GENERATION_TAG.search(source))
         self.loss_on = loss_on
         self.variables = {**(special_tokens or {}), **(template_kwargs or {})}
+        self._prefixes: dict[tuple[int, bool], str | None] = {}
 
     # ------------------------------------------------------------------ rendering
 
@@ -211,12 +212,18 @@ class JinjaRenderer(Renderer):
         return "".join(blocks)
 
     def _prefix(self, messages, tools, k: int, agp: bool) -> str | None:
-        if k == 0 and not agp:
-            return ""
-        try:
-            return self.render_text(messages[:k], tools, agp)
-        except Exception:  # a template may refuse a partial conversation
-            return None
+        """The render of messages[:k] (None when the template refuses it), each asked once
+        per row: the end of assistant turn k is where message k+1 starts."""
+        key = (k, agp)
+        if key not in self._prefixes:
+            if k == 0 and not agp:
+                self._prefixes[key] = ""
+            else:
+                try:
+                    self._prefixes[key] = self.render_text(messages[:k], tools, agp)
+                except Exception:  # a template may refuse a partial conversation
+                    self._prefixes[key] = None
+        return self._prefixes[key]
 
     def render(self, rec: Any, debug: bool = False) -> Builder:
         b = self.builder(debug)
@@ -235,8 +242,10 @@ class JinjaRenderer(Renderer):
             b.problem("template_error", f"{type(e).__name__}: {e}")
             b.finish()
             return b
+        self._prefixes: dict[tuple[int, bool], str | None] = {}
         bounds = self._bounds(messages, tools, full)
         spans = self._trainable(messages, tools, full, bounds, gen_spans, b)
+        self._prefixes = {}
         self._emit(b, full, spans, bounds, messages)
         b.finish()
         return b
