@@ -53,7 +53,9 @@ def convo(**over) -> dict:
 
 TOKENIZERS = ["o200k_harmony", "qwen2.5", "qwen3", "llama3"]
 ASSISTANT_SPANS = {
-    "harmony": r"<\|start\|>assistant(<\|channel\|>.*?(?:<\|end\|>|<\|call\|>|<\|return\|>))",
+    # the recipient (` to=functions.NAME`) comes before the channel, as openai-harmony writes it
+    "harmony": r"<\|start\|>assistant((?: to=[^<]*)?<\|channel\|>.*?(?:<\|end\|>|<\|call\|>"
+               r"|<\|return\|>))",
     # the official templates' turn ends; Qwen's trainable span runs through the newline
     "chatml": r"<\|im_start\|>assistant\n(.*?<\|im_end\|>\n)",
     "llama3": r"<\|start_header_id\|>assistant<\|end_header_id\|>\n\n(.*?<\|eot_id\|>)",
@@ -111,12 +113,14 @@ def test_harmony_layout():
     assert "namespace functions {\n\n// Look up an order by ID.\ntype lookup_order = (_: {\n" \
            "// Order id\norder_id: string,\n}) => any;" in t
     assert "express?: boolean, // default: false" in t
-    assert ("<|start|>assistant<|channel|>commentary to=functions.lookup_order <|constrain|>json"
+    assert ("<|start|>assistant to=functions.lookup_order<|channel|>commentary <|constrain|>json"
             '<|message|>{"order_id": "ORD-10492"}<|call|>') in t
     assert ("<|start|>functions.lookup_order to=assistant<|channel|>commentary<|message|>"
             '{"status": "delayed", "eta": "tomorrow"}<|end|>') in t
     assert t.endswith("shipping credit.<|return|>")
-    assert "# Instructions\n\nYou are a helpful support agent." in t
+    assert "<|start|>developer<|message|># Instructions\n\nYou are a helpful support agent.\n\n" \
+           "# Tools\n\n## functions\n\nnamespace functions {" in t
+    assert "Current date" not in t  # openai-harmony's SystemContent default
 
 
 def test_chatml_and_llama_layout():
