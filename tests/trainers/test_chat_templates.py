@@ -147,14 +147,34 @@ def test_qwen3_official_template_trains_tool_calls_and_end_of_turn():
     assert chunk.roles["assistant_tool_call"][1] > 0
 
 
-def test_final_answer_only_trains_the_last_assistant_turn():
+@pytest.mark.parametrize("name", ["qwen3", "qwen3-training", "harmony"])
+def test_final_answer_only_trains_the_last_assistant_turn(name):
+    vocab = "o200k_harmony" if name == "harmony" else VOCAB[name]
     row = ROWS["sequential_calls"]
-    for name in ("qwen3", "qwen3-training"):
-        r = make_renderer(load_tokenizer("qwen3"), name, loss_on="final_answer")
-        b = r.render(row)
-        assert b.roles["assistant_tool_call"][1] == 0
-        assert b.roles["assistant"][1] > 0
-        assert not b.problems
+    every = process_lines([orjson.dumps(row)], make_renderer(load_tokenizer(vocab), name),
+                          keep_tokens=True)
+    final = process_lines([orjson.dumps(row)], make_renderer(
+        load_tokenizer(vocab), name, loss_on="final_answer"), keep_tokens=True)
+    assert final.roles["assistant_tool_call"][1] == 0 < every.roles["assistant_tool_call"][1]
+    assert final.roles["assistant"][1] > 0
+    assert final.tokens.tolist() == every.tokens.tolist()
+    trained = load_tokenizer(vocab).decode(
+        [t for t, m in zip(final.tokens.tolist(), final.mask.tolist(), strict=True) if m])
+    assert row["messages"][-1]["content"] in trained
+    assert "ORD-10492" not in trained.replace(row["messages"][-1]["content"], "")
+    assert not final.problems
+
+
+@pytest.mark.parametrize("name", ["qwen3", "qwen2.5-training", "llama3.1", "harmony"])
+def test_roles_add_up_to_the_counts(name):
+    """Every token is in exactly one role, every trainable token too."""
+    vocab = "o200k_harmony" if name == "harmony" else VOCAB[name]
+    chunk = process_lines([orjson.dumps(r) for r in ROWS.values()],
+                          make_renderer(load_tokenizer(vocab), name), keep_tokens=True)
+    assert sum(t for t, _ in chunk.roles.values()) == int(chunk.total.sum())
+    assert sum(lo for _, lo in chunk.roles.values()) == int(chunk.loss.sum())
+    assert chunk.roles["user"][1] == chunk.roles["tool"][1] == 0
+    assert chunk.roles["assistant_tool_call"][1] > 0
 
 
 def _trl_templates() -> Path:

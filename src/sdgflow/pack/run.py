@@ -139,6 +139,7 @@ def _process_lines(lines: list[bytes], renderer: Renderer, keep_tokens: bool,
     ntexts = np.zeros(n, np.int64)
     texts: list[str] = []
     tflags: list[bool] = []
+    troles: list[str] = []
     problems: list[tuple[int, str, str]] = []
     roles: dict[str, list[int]] = {}
     builders = [] if keep_tokens else None
@@ -158,6 +159,7 @@ def _process_lines(lines: list[bytes], renderer: Renderer, keep_tokens: bool,
         ntexts[i] = len(b.texts)
         texts += b.texts
         tflags += b.text_flags
+        troles += b.text_roles
         for code, msg in b.problems:
             problems.append((i, code, msg))
         for role, (t, lo) in b.roles.items():
@@ -172,6 +174,14 @@ def _process_lines(lines: list[bytes], renderer: Renderer, keep_tokens: bool,
     total = ctotal + np.bincount(rec_of, weights=counts, minlength=n).astype(np.int64)
     fl = np.asarray(tflags, dtype=bool)
     loss = closs + np.bincount(rec_of, weights=counts * fl, minlength=n).astype(np.int64)
+    if troles:  # text pieces' tokens per role, now that they are counted
+        keys, role_of = np.unique(np.asarray(troles, dtype=object), return_inverse=True)
+        per_role = np.bincount(role_of, weights=counts, minlength=len(keys))
+        loss_per_role = np.bincount(role_of, weights=counts * fl, minlength=len(keys))
+        for key, t, lo in zip(keys, per_role, loss_per_role, strict=True):
+            tl = roles.setdefault(str(key), [0, 0])
+            tl[0] += int(t)
+            tl[1] += int(lo)
     chunk = _Chunk(n, total, loss, problems, roles)
     if keep_tokens:
         chunk.tokens, chunk.mask = _assemble(builders, flat, offs)

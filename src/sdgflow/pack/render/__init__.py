@@ -34,7 +34,7 @@ def make_renderer(tok: Tokenizer, chat_template: str | None, *, loss_on: str = "
     `harmony`, a path to a Jinja file, or None for the tokenizer's own template."""
     name = template_name(tok, chat_template)
     if name == "harmony":
-        return HarmonyRenderer(tok)
+        return HarmonyRenderer(tok, loss_on=loss_on)
     if name in chat_templates.SHIPPED:
         source = chat_templates.shipped_source(name)
     elif name == "tokenizer_config.json":

@@ -43,11 +43,13 @@ class Builder:
         "flags",
         "items",
         "problems",
+        "role",
         "roles",
         "safe_split",
         "specials",
         "text_flags",
         "text_parts",
+        "text_roles",
         "texts",
         "tok",
     )
@@ -61,6 +63,11 @@ class Builder:
         self.flags: list[bool] = []
         self.texts: list[str] = []
         self.text_flags: list[bool] = []
+        # the role key (`user`, `assistant_tool_call`, ...) of what is being written: tokens of
+        # constant pieces are counted into `roles` at once, text pieces' roles kept in
+        # `text_roles` (their counts come from the batch encode); None: the renderer counts
+        self.role: str | None = "system"
+        self.text_roles: list[str] = []
         self.ctotal = 0
         self.closs = 0
         self.problems: list[tuple[str, str]] = []
@@ -88,6 +95,8 @@ class Builder:
             self._flush()
         self.items.append(i)
         self.flags.append(tr)
+        if self.role is not None:
+            self.count_role(self.role, 1, int(tr))
         self.ctotal += 1
         if tr:
             self.closs += 1
@@ -105,6 +114,8 @@ class Builder:
         self.ctotal += len(t)
         if tr:
             self.closs += len(t)
+        if self.role is not None:
+            self.count_role(self.role, len(t), len(t) if tr else 0)
         if self.text_parts is not None:
             self.text_parts.append(seq[1])
 
@@ -151,12 +162,15 @@ class Builder:
             self.ctotal += len(ids)
             if flag:
                 self.closs += len(ids)
+            if self.role is not None:
+                self.count_role(self.role, len(ids), len(ids) if flag else 0)
         else:
             s = buf[0] if len(buf) == 1 else "".join(buf)
             self.items.append(s)
             self.flags.append(flag)
             self.texts.append(s)
             self.text_flags.append(flag)
+            self.text_roles.append(self.role or "unknown")
         self._buf = []
 
     def finish(self) -> None:

@@ -368,8 +368,9 @@ class HarmonyRenderer(Renderer):
 
     name = "harmony"
 
-    def __init__(self, tok):
+    def __init__(self, tok, loss_on: str = "all_assistant"):
         super().__init__(tok)
+        self.final_answer_only = loss_on == "final_answer"
         seq = self.seq
         sp = tok.specials
         self._end = sp["<|end|>"]
@@ -402,6 +403,7 @@ class HarmonyRenderer(Renderer):
 
     def render_msgs(self, msgs, tools, b):
         has_tools = bool(tools) and bool(_functions(tools))
+        b.role = "system"
         b.ids(self._system[has_tools], False)
         start = 0
         instr = []
@@ -411,6 +413,7 @@ class HarmonyRenderer(Renderer):
             start += 1
         end = self._end
         if instr or has_tools:
+            b.role = "developer"
             b.ids(self._dev_head, False)
             if instr:
                 b.txt("# Instructions\n\n" + "\n\n".join(instr) + ("\n\n" if has_tools else ""),
@@ -432,7 +435,13 @@ class HarmonyRenderer(Renderer):
                 if msgs[k].role == "assistant" and not msgs[k].calls:
                     keep_from = k + 1
                     break
-        items, flags, texts, tflags = b.items, b.flags, b.texts, b.text_flags
+        items, flags, texts, tflags, troles = b.items, b.flags, b.texts, b.text_flags, b.text_roles
+        # tokens and loss tokens of the constant pieces, per role (texts counted after encode)
+        const = {"user": [0, 0], "tool": [0, 0], "assistant": [0, 0],
+                 "assistant_tool_call": [0, 0], "developer": [0, 0]}
+        last_k = n - 1 if last_a is not None else -1
+        while last_k >= start and msgs[last_k].role != "assistant":
+            last_k -= 1
         ct = cl = 0
         a_head = self._a_head
         na = len(a_head)
@@ -441,41 +450,33 @@ class HarmonyRenderer(Renderer):
             m = msgs[k]
             role = m.role
             if role == "assistant":
+                tr = k == last_k or not self.final_answer_only
+                rk = "assistant_tool_call" if m.calls else "assistant"
+                cc = const[rk]
+                parts = []  # (header ids, text, closing id) of each harmony message
                 if m.reasoning and k >= keep_from:
-                    h = self._h_analysis
-                    items += (a_head, h, m.reasoning, end)
-                    flags += (False, True, True, True)
-                    texts.append(m.reasoning)
-                    tflags.append(True)
-                    ct += na + len(h) + 1
-                    cl += len(h) + 1
+                    parts.append((self._h_analysis, m.reasoning, end))
                 if m.calls:
                     if m.content:
-                        h = self._h_commentary
-                        items += (a_head, h, m.content, end)
-                        flags += (False, True, True, True)
-                        texts.append(m.content)
-                        tflags.append(True)
-                        ct += na + len(h) + 1
-                        cl += len(h) + 1
-                    call = self._call
+                        parts.append((self._h_commentary, m.content, end))
                     for name, args, _ in m.calls:
                         h = call_heads.get(name) or self._named_head(call_heads, name,
                                                                       _CALL_HEAD)
-                        items += (a_head, h, args, call)
-                        flags += (False, True, True, True)
-                        texts.append(args)
-                        tflags.append(True)
-                        ct += na + len(h) + 1
-                        cl += len(h) + 1
+                        parts.append((h, args, self._call))
                 else:
-                    h = self._h_final
-                    items += (a_head, h, m.content, self._return if k == n - 1 else end)
-                    flags += (False, True, True, True)
-                    texts.append(m.content)
-                    tflags.append(True)
+                    parts.append((self._h_final, m.content,
+                                  self._return if k == n - 1 else end))
+                for h, text, close in parts:
+                    items += (a_head, h, text, close)
+                    flags += (False, tr, tr, tr)
+                    texts.append(text)
+                    tflags.append(tr)
+                    troles.append(rk)
                     ct += na + len(h) + 1
-                    cl += len(h) + 1
+                    cc[0] += na + len(h) + 1
+                    if tr:
+                        cl += len(h) + 1
+                        cc[1] += len(h) + 1
             else:
                 if role == "tool":
                     name = m.tool_name
@@ -486,10 +487,16 @@ class HarmonyRenderer(Renderer):
                         h = heads[role] = self.seq(
                             "<|start|>", "developer" if role == "system" else role,
                             "<|message|>")[0]
+                rk = role if role in const else "developer"
                 items += (h, m.content, end)
                 flags += (False, False, False)
                 texts.append(m.content)
                 tflags.append(False)
+                troles.append(rk)
                 ct += len(h) + 1
+                const[rk][0] += len(h) + 1
+        for rk, (t, lo) in const.items():
+            if t:
+                b.count_role(rk, t, lo)
         b.ctotal += ct
         b.closs += cl

@@ -227,6 +227,7 @@ class JinjaRenderer(Renderer):
 
     def render(self, rec: Any, debug: bool = False) -> Builder:
         b = self.builder(debug)
+        b.role = None  # roles are counted from the message boundaries below
         rec = decoded(rec)  # a `json_string` layout's messages and tools, parsed back
         norm, _ = normalize(rec, b)
         if not norm:
