@@ -243,7 +243,7 @@ class JinjaRenderer(Renderer):
             b.problem("template_error", f"{type(e).__name__}: {e}")
             b.finish()
             return b
-        self._prefixes: dict[tuple[int, bool], str | None] = {}
+        self._prefixes = {(len(messages), False): full}
         bounds = self._bounds(messages, tools, full)
         spans = self._trainable(messages, tools, full, bounds, gen_spans, b)
         self._prefixes = {}
