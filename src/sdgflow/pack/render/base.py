@@ -257,8 +257,10 @@ def normalize(rec: Any, b: Builder) -> tuple[list[Msg], list[dict]]:
         elif "<" in content and _SPECIALISH.search(content):
             b.problem(
                 "special_token_in_content",
-                f"message {j}: content contains a special-token string (tokenized as text here; "
-                "a naive tokenizer call would turn it into a control token)",
+                f"message {j}: content contains a special-token string: a trainer that "
+                "tokenizes the rendered text (apply_chat_template) turns it into a control token, "
+                "as the count here does for Jinja templates (harmony keeps it text); reject such "
+                "rows in validation",
             )
         calls = ()
         tool_name = None
