@@ -104,3 +104,25 @@ def test_json_string_layouts_parse_back_to_the_list_layout(
             assert isinstance(got["messages"], str)
             got["messages"] = json.loads(got["messages"])
         assert {**got, "tools": json.loads(got["tools"])} == row
+
+
+@pytest.mark.parametrize("layout", ["default", "arguments_object", "all_strings"])
+def test_loaded_rows_render_as_the_file_rows(built: dict[str, Path], layout: str,
+                                             tmp_path: Path) -> None:
+    """What a trainer renders from the loaded dataset is what the packing report counted: the
+    packer's tokens for the file's lines equal its tokens for the rows `datasets` returns."""
+    import orjson
+
+    from sdgflow.pack.render import make_renderer
+    from sdgflow.pack.run import process_lines
+    from sdgflow.pack.tokenizer import load_tokenizer
+
+    lines = [ln for ln in built[layout].read_bytes().splitlines() if ln.strip()]
+    loaded = [orjson.dumps(r) for r in loaded_rows(built[layout], tmp_path)]
+    for name, vocab in (("qwen3", "qwen3"), ("harmony", "o200k_harmony")):
+        renderer = make_renderer(load_tokenizer(vocab), name)
+        a = process_lines(lines, renderer, keep_tokens=True)
+        b = process_lines(loaded, renderer, keep_tokens=True)
+        assert a.tokens.tolist() == b.tokens.tolist(), name
+        assert a.mask.tolist() == b.mask.tolist(), name
+        assert not a.problems, a.problems[:3]
