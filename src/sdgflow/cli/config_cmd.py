@@ -6,14 +6,9 @@ import json
 from typing import Annotated
 
 import typer
-from omegaconf import OmegaConf
-from rich.console import Console
-from rich.table import Table
 
 from sdgflow.cli.app import app
 from sdgflow.cli.common import OverridesArg, RecipeOption, user_errors
-from sdgflow.config.load import load_recipe
-from sdgflow.stages.spec import EXCLUDED, digest, stage_specs
 
 config_app = typer.Typer(help="Inspect a recipe: resolved values and stage hashes.",
                          no_args_is_help=True)
@@ -23,6 +18,10 @@ app.add_typer(config_app, name="config")
 @config_app.command("show")
 def show(config: RecipeOption, overrides: OverridesArg = None) -> None:
     """Print the resolved recipe (api_key stays a variable NAME; no secret is ever resolved)."""
+    from omegaconf import OmegaConf
+
+    from sdgflow.config.load import load_recipe
+
     with user_errors():
         recipe = load_recipe(config, overrides or [])
     typer.echo(OmegaConf.to_yaml(recipe.model_dump(mode="json")), nl=False)
@@ -33,6 +32,12 @@ def hash_(config: RecipeOption, overrides: OverridesArg = None,
           as_json: Annotated[bool, typer.Option("--json", help="Print {stage: hash} as JSON."
                                                 )] = False) -> None:
     """Print each stage's spec hash, and the keys no hash contains (with why)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sdgflow.config.load import load_recipe
+    from sdgflow.stages.spec import EXCLUDED, digest, stage_specs
+
     with user_errors():
         recipe = load_recipe(config, overrides or [])
         specs = stage_specs(recipe)

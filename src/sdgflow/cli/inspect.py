@@ -19,7 +19,6 @@ from rich.text import Text
 
 from sdgflow.cli.app import app
 from sdgflow.cli.common import err
-from sdgflow.project.layout import decoded
 
 ROLE_STYLE = {"system": "bright_black", "user": "cyan", "assistant": "green", "tool": "magenta"}
 RAW_CHARS = 4000
@@ -64,6 +63,8 @@ def render_message(message: Any) -> Panel:
 
 
 def render_row(row: dict[str, Any], heading: str) -> Panel:
+    from sdgflow.project.layout import decoded  # (pydantic models: not at `sdgflow --help`)
+
     row = decoded(row)  # (the json_string layouts)
     tools = [t.get("function", {}).get("name", "?") for t in row.get("tools") or []
              if isinstance(t, dict)]

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from sdgflow.cli.app import app
 
@@ -42,6 +41,8 @@ def pack(
         "-o", "--output", help="report JSON (default: <stem>.packing.json)")] = None,
 ) -> None:
     """Render, tokenize and pack every record; write the packing report."""
+    from pydantic import ValidationError
+
     from sdgflow.pack.config import PackingConfig
     from sdgflow.pack.run import pack_file
 

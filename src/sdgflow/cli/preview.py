@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.markup import escape
@@ -12,10 +12,9 @@ from rich.text import Text
 
 from sdgflow.cli.app import app
 from sdgflow.cli.common import OverridesArg, QuietOption, RecipeOption, VerboseOption, user_errors
-from sdgflow.config.load import load_recipe
-from sdgflow.preview import PreviewRecord, run_preview
-from sdgflow.project.layout import decoded
-from sdgflow.stages.job import configure_logging
+
+if TYPE_CHECKING:  # sdgflow.preview pulls in the openai client: imported when preview runs
+    from sdgflow.preview import PreviewRecord
 
 ROLE_STYLE = {"system": "dim", "user": "cyan", "assistant": "green", "tool": "magenta"}
 
@@ -36,6 +35,8 @@ def render_message(message: dict[str, Any]) -> Panel:
 
 
 def render_record(record: PreviewRecord) -> Panel:
+    from sdgflow.project.layout import decoded
+
     if record.codes:
         verdict = Text("REJECTED  " + ", ".join(record.codes), style="bold red")
         body: list[Any] = [verdict, *[Text(f"  - {r}") for r in record.reasons]]
@@ -60,6 +61,10 @@ def preview(config: RecipeOption, overrides: OverridesArg = None,
 
     Writes under the preview path only; answers are stored, so the full run re-uses them.
     """
+    from sdgflow.config.load import load_recipe
+    from sdgflow.preview import run_preview
+    from sdgflow.stages.job import configure_logging
+
     configure_logging(None, -1 if quiet else verbose)
     with user_errors():
         recipe = load_recipe(config, overrides or [], {"preview": True})

@@ -11,12 +11,13 @@ import typer
 
 from sdgflow.cli.app import app
 from sdgflow.cli.common import OverridesArg, QuietOption, RecipeOption, VerboseOption, err
-from sdgflow.config.load import DOTLIST_KEY, SELECT_KEY
 
 
 def snakemake_argv(config: str, overrides: list[str], jobs: int, profile: str | None,
                    targets: list[str], extra: list[str]) -> list[str]:
     """The snakemake command line for a recipe: the same `--config` carrier keys users type."""
+    from sdgflow.config.load import DOTLIST_KEY, SELECT_KEY  # (the recipe stack: not at --help)
+
     # Targets go first: `--config` takes every following word as another KEY=VALUE.
     argv = [sys.executable, "-m", "snakemake", *targets, "--jobs", str(jobs), *extra]
     if profile:

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from sdgflow.cli.app import app
-from sdgflow.simulator.settings import DEFAULT_MODELS, FAULT_HELP, SimulatorSettings
+from sdgflow.simulator.knobs import DEFAULT_MODELS, FAULT_HELP
 
 
 def _rate(name: str) -> typer.models.OptionInfo:
@@ -84,8 +83,11 @@ def serve_sim(
     Replies are seeded and faults are injected by probability.
     GET /sim/stats reports what clients did: requests, repeats, slot use.
     """
-    # Imported here so `sdgflow --help` does not pay for uvicorn.
+    # Imported here so `sdgflow --help` does not pay for uvicorn or pydantic.
+    from pydantic import ValidationError
+
     from sdgflow.simulator.server import serve
+    from sdgflow.simulator.settings import SimulatorSettings
 
     try:
         settings = SimulatorSettings(
