@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sdgflow.pack.packer import DEFAULT_ALGORITHM
-
+# here, not in packer.py, so loading a recipe does not import numpy
+DEFAULT_ALGORITHM = "histogram_exact_fit"
 BUNDLED_TOKENIZERS = ("o200k_harmony", "llama3", "qwen2.5", "qwen3")
 
 

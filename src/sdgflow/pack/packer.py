@@ -16,9 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from sdgflow.pack.bounds import cardinality_bound
+from sdgflow.pack.config import DEFAULT_ALGORITHM
 
 ALGORITHMS = ("histogram_exact_fit", "best_fit_decreasing", "first_fit_shuffle")
-DEFAULT_ALGORITHM = "histogram_exact_fit"
 
 
 def best_fit_decreasing(lengths: Sequence[int], pack_size: int) -> list[list[int]]:
