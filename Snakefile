@@ -41,6 +41,7 @@ else:
 # Stages run in forks of one warm sdgflow process (docs/design.md): start it while the DAG is
 # built, so the first job does not wait for its imports. Its jobs share the endpoint budget
 # (min of max_parallel_requests and --resources llm_slots) instead of keeping fixed shares.
+# prestart registers this process as a build: the server exits once no build using it is alive.
 if not workflow.remote_exec:
     os.environ[BUDGET_ENV] = str(GLOBAL_SLOTS or "")
     prestart(sys.argv[1:])

@@ -243,11 +243,14 @@ def run_timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None,
     for (snakemake waits for its jobs), and nothing the bench started but has not reaped (the
     simulator). Stages run in forks of sdgflow's warm runner, which is not our child: each run
     gets its own runtime dir, so it starts cold like a first run, and the runner's own CPU plus
-    that of the children it reaped (/proc/PID/stat) is added before it is stopped. Output goes
+    that of the children it reaped (/proc/PID/stat) is added before it is stopped (it is kept
+    past the build's end for that: SDGFLOW_WARM_IDLE). Output goes
     to `log_file` (or is captured) so big runs do not fill a pipe.
     """
     runtime = Path(tempfile.mkdtemp(prefix="sdgwarm-", dir="/tmp"))
-    env = {**(env if env is not None else os.environ), "SDGFLOW_RUNTIME_DIR": str(runtime)}
+    # The runner would exit with the build; it must stay until its CPU is read (then stopped).
+    env = {**(env if env is not None else os.environ), "SDGFLOW_RUNTIME_DIR": str(runtime),
+           "SDGFLOW_WARM_IDLE": "3600"}
     owned_log = log_file is None
     if log_file is None:
         handle, name = tempfile.mkstemp(prefix="sdgflow-bench-", suffix=".log")

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
 import shlex
-import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +19,6 @@ from snakemake.utils import format as format_
 
 from sdgflow.stages import warm
 from sdgflow.stages.shell_job import job_params, spec_from_argv, stage_command
-
-
-@pytest.fixture
-def runtime() -> Iterator[Path]:
-    """A short runtime dir: socket paths must stay under AF_UNIX's 108 bytes."""
-    path = Path(tempfile.mkdtemp(prefix="w", dir="/tmp"))
-    yield path
-    for pid in warm.server_pids(path):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def shell_job_argv(**resources: int) -> list[str]:
@@ -150,6 +135,73 @@ def test_a_killed_server_is_replaced(runtime: Path, monkeypatch: pytest.MonkeyPa
     assert second != first
 
 
+def _fake_build() -> tuple[subprocess.Popen[bytes], str]:
+    """A process standing in for a Snakemake build: alive until its stdin closes."""
+    build = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE)
+    start = warm.process_start(build.pid)
+    assert start is not None
+    return build, f"{build.pid}-{start}"
+
+
+def _end(build: subprocess.Popen[bytes]) -> None:
+    assert build.stdin is not None
+    build.stdin.close()
+    build.wait(timeout=30)
+
+
+def test_server_stays_while_any_build_using_it_is_alive_then_exits(
+        runtime: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two builds share one server: the first one ending must not stop it for the second."""
+    monkeypatch.setenv(warm.RUNTIME_ENV, str(runtime))
+    monkeypatch.delenv(warm.IDLE_ENV, raising=False)
+    first, first_id = _fake_build()
+    second, second_id = _fake_build()
+    try:
+        for build_id in (first_id, second_id):
+            monkeypatch.setenv(warm.BUILD_ENV, build_id)
+            warm.connect().close()
+        [pid] = warm.server_pids(runtime)
+        server = psutil.Process(pid)
+        [builds] = runtime.glob("*/*.builds")
+        assert sorted(p.name for p in builds.iterdir()) == sorted([first_id, second_id])
+        _end(first)
+        deadline = time.monotonic() + 30
+        while (builds / first_id).exists():  # the server saw the first build end ...
+            assert time.monotonic() < deadline, "the server never noticed the build ended"
+            time.sleep(0.05)
+        assert server.is_running()  # ... and stayed for the second
+        assert server.status() != psutil.STATUS_ZOMBIE
+        assert warm.server_pids(runtime) == [pid]
+        _end(second)
+        server.wait(timeout=warm.DEFAULT_IDLE_S)  # gone with the last build (within ~1 s)
+        assert warm.server_pids(runtime) == [] and list(runtime.glob("*/*.sock")) == []
+    finally:
+        for build in (first, second):
+            if build.poll() is None:
+                _end(build)
+
+
+def test_a_build_asking_for_reuse_keeps_the_server_after_it_ends(
+        runtime: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(warm.RUNTIME_ENV, str(runtime))
+    monkeypatch.setenv(warm.IDLE_ENV, "600")
+    build, build_id = _fake_build()
+    monkeypatch.setenv(warm.BUILD_ENV, build_id)
+    warm.connect().close()
+    [pid] = warm.server_pids(runtime)
+    [builds] = runtime.glob("*/*.builds")
+    _end(build)
+    deadline = time.monotonic() + 30
+    while (builds / build_id).exists():
+        assert time.monotonic() < deadline, "the server never noticed the build ended"
+        time.sleep(0.05)
+    assert psutil.Process(pid).status() != psutil.STATUS_ZOMBIE  # still there for the next one
+    monkeypatch.delenv(warm.BUILD_ENV)
+    warm.connect().close()
+    assert warm.server_pids(runtime) == [pid]  # which reuses it
+
+
 @pytest.mark.parametrize(("argv", "starts"), [
     (["-j8", "output/sdg/customer_support_tool_sft.jsonl"], True),
     (["--profile", "profiles/local"], True),
@@ -162,11 +214,15 @@ def test_a_killed_server_is_replaced(runtime: Path, monkeypatch: pytest.MonkeyPa
 def test_prestart_only_when_jobs_may_run(runtime: Path, monkeypatch: pytest.MonkeyPatch,
                                         argv: list[str], starts: bool) -> None:
     monkeypatch.setenv(warm.RUNTIME_ENV, str(runtime))
+    monkeypatch.setenv(warm.BUILD_ENV, "")  # prestart sets it: undone after the test
     started: list[bool] = []
     monkeypatch.setattr(warm, "connect", lambda: started.append(True) or socket.socketpair()[0])
     monkeypatch.setattr(warm.threading, "Thread", _InlineThread)
     warm.prestart(argv)
     assert started == ([True] if starts else [])
+    # A build registers this process, so the server stays exactly as long as it needs.
+    assert os.environ[warm.BUILD_ENV] == (f"{os.getpid()}-{warm.process_start(os.getpid())}"
+                                          if starts else "")
 
 
 class _InlineThread:

@@ -9,7 +9,11 @@ status back. Nothing is shared between jobs but the imported code: each child ha
 cwd, environment, file descriptors and slot share.
 
 The server is keyed by interpreter + installed packages + sdgflow's source, so an edit or an
-upgrade starts a fresh one; it lives in a 0700 directory of the user's and exits when idle.
+upgrade starts a fresh one; it lives in a 0700 directory of the user's. Each Snakemake build that
+uses it registers itself (a file named after its process id and start time, in KEY.builds/), and
+the server exits about a second after it has no job and none of its builds is alive, so nothing
+outlives the builds; SDGFLOW_WARM_IDLE=N keeps it N s longer for the next build. A server no
+build registered with exits after 30 s without work.
 Off under SLURM (a daemon must not outlive a cluster job) and with SDGFLOW_WARM=0; when it
 cannot be reached the job runs in-process, as before.
 """
@@ -33,8 +37,10 @@ from typing import Any
 
 WARM_ENV = "SDGFLOW_WARM"  # "0" runs every job in its own process
 RUNTIME_ENV = "SDGFLOW_RUNTIME_DIR"  # where servers keep their sockets (default: per-user tmp)
-IDLE_ENV = "SDGFLOW_WARM_IDLE"  # seconds a server waits for work before it exits
-DEFAULT_IDLE_S = 300.0
+# Seconds a server stays after its last build ended, for the next build (default: it exits).
+IDLE_ENV = "SDGFLOW_WARM_IDLE"
+DEFAULT_IDLE_S = 30.0  # a server no build registered with exits after this long without work
+BUILD_ENV = "SDGFLOW_WARM_BUILD"  # "PID-STARTTIME" of the Snakemake process running this build
 HEADER = struct.Struct("!Q")
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
 
@@ -86,7 +92,32 @@ def server_pids(base: str | Path) -> list[int]:
 
 
 def server_paths(directory: Path, key: str) -> dict[str, Path]:
-    return {kind: directory / f"{key}.{kind}" for kind in ("sock", "lock", "pid", "log")}
+    return {kind: directory / f"{key}.{kind}"
+            for kind in ("sock", "lock", "pid", "log", "builds")}
+
+
+def process_start(pid: int) -> str | None:
+    """The start time of live process `pid` (/proc/PID/stat field 22), None once it is gone:
+    with the pid it names one process, even after the pid is reused."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # fields[0] is the state (field 3); a zombie has exited, only its parent has not reaped it.
+    return fields[19] if len(fields) > 19 and fields[0] not in ("Z", "X") else None
+
+
+def register_build(builds: Path) -> None:
+    """Tell this installation's servers that the build in BUILD_ENV uses them: they stay while
+    it is alive, then SDGFLOW_WARM_IDLE seconds (its value in this build; default 0)."""
+    build = os.environ.get(BUILD_ENV, "")
+    if not build or "/" in build or build.startswith(".") or (builds / build).exists():
+        return
+    linger = os.environ.get(IDLE_ENV, "")
+    builds.mkdir(mode=0o700, exist_ok=True)
+    partial = builds / f".{build}.{os.getpid()}"
+    partial.write_text(linger)
+    os.replace(partial, builds / build)  # a server never reads a half-written file
 
 
 def _connect(path: Path) -> socket.socket | None:
@@ -121,6 +152,7 @@ def connect() -> socket.socket:
     paths = server_paths(runtime_dir(), server_key())
     if len(str(paths["sock"])) > 100:  # AF_UNIX paths are limited to 108 bytes
         raise WarmUnavailable(f"socket path too long: {paths['sock']}")
+    register_build(paths["builds"])
     sock = _connect(paths["sock"])
     if sock is not None:
         return sock
@@ -146,10 +178,15 @@ _NO_JOBS = {"-n", "--dry-run", "--dryrun", "--lint", "--list-rules", "-l", "--su
 
 def prestart(argv: list[str]) -> None:
     """Boot the server in the background while Snakemake builds its DAG (it takes ~2 CPU-s to
-    import everything), unless the command line says no job will run."""
+    import everything), unless the command line says no job will run; register this Snakemake
+    process as a build the server must stay up for (BUILD_ENV, inherited by its jobs)."""
     if not enabled() or any(a in _NO_JOBS or (a[:1] == "-" and a[1:2] != "-" and "n" in a
                                               and a[1:].isalpha()) for a in argv):
         return
+    # This process is the build: its jobs inherit the id and the server watches it.
+    start = process_start(os.getpid())
+    if start is not None:
+        os.environ[BUILD_ENV] = f"{os.getpid()}-{start}"
 
     def boot() -> None:
         # On failure the first job tries again, and runs in-process if that fails too.

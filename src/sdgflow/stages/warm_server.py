@@ -4,7 +4,10 @@
 it stays single-threaded and never starts an event loop, so forking it is safe. It reaps each
 child as soon as it exits (SIGCHLD wakes the loop), so the child's CPU time is accounted to this
 process (/proc/PID/stat cutime) before the job that asked for it returns, and it sends the
-child's wait status to that job. It exits after SDGFLOW_WARM_IDLE seconds without work.
+child's wait status to that job. It stays while it has a job or one of its registered builds
+(KEY.builds/PID-STARTTIME, warm.register_build) is alive, then the largest SDGFLOW_WARM_IDLE
+those builds set (default 0: about a second, its poll), and exits; with no build ever
+registered, after SDGFLOW_WARM_IDLE seconds (default 30) without work.
 
 A child takes the job's stdin/stdout/stderr, working directory, environment and umask, then runs
 the stage. If the job process dies (kill -9 of Snakemake's jobs), the child sees its connection
@@ -30,7 +33,7 @@ from typing import Any
 
 from sdgflow.stages import slots
 from sdgflow.stages.slots import SlotLedger
-from sdgflow.stages.warm import DEFAULT_IDLE_S, HEADER, IDLE_ENV
+from sdgflow.stages.warm import DEFAULT_IDLE_S, HEADER, IDLE_ENV, process_start
 
 
 def _recv_exactly(conn: socket.socket, size: int) -> bytes:
@@ -93,12 +96,17 @@ def _child(conn: socket.socket, closing: list[Any]) -> int:
     return code
 
 
+POLL_S = 1.0  # how often an idle server looks at its builds
+
+
 class WarmServer:
     """Accepts jobs, forks a child per job, keeps the shared slot ledger, reaps children."""
 
     def __init__(self, sock_path: Path, pid_path: Path) -> None:
         self.sock_path, self.pid_path = sock_path, pid_path
-        self.idle_s = float(os.environ.get(IDLE_ENV, DEFAULT_IDLE_S))
+        self.idle_s = float(os.environ.get(IDLE_ENV) or DEFAULT_IDLE_S)
+        self.builds_dir = sock_path.with_suffix(".builds")  # see warm.server_paths
+        self.linger_s: float | None = None  # after the last build: None until one registers
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(str(sock_path))
         self.listener.listen(256)
@@ -119,9 +127,10 @@ class WarmServer:
 
     def run(self) -> None:
         last_work = time.monotonic()
+        next_scan, builds = 0.0, False
         try:
             while True:
-                for key, _events in self.selector.select(timeout=min(self.idle_s, 5.0)):
+                for key, _events in self.selector.select(timeout=POLL_S):
                     kind, pid = key.data
                     if kind == "accept":
                         self.accept()
@@ -132,18 +141,63 @@ class WarmServer:
                             while self.wake_r.recv(4096):
                                 pass
                 self.reap()
+                now = time.monotonic()
                 if self.jobs:
-                    last_work = time.monotonic()
-                elif time.monotonic() - last_work > self.idle_s or \
-                        not _still_ours(self.sock_path, self.inode):
+                    last_work = now
+                    continue
+                if now >= next_scan:  # not per event: a busy loop wakes per slot request
+                    next_scan, builds = now + POLL_S, self.builds_alive()
+                if builds:  # as of the last look: a build that ended is seen within POLL_S
+                    last_work = now
+                linger = self.idle_s if self.linger_s is None else self.linger_s
+                if not _still_ours(self.sock_path, self.inode):
+                    return
+                if now - last_work > linger and not self.retire():
+                    print(f"sdgflow warm server {os.getpid()}: exiting, no build alive and "
+                          f"no job for {linger:g} s", file=sys.stderr, flush=True)
                     return
         finally:
             if _still_ours(self.sock_path, self.inode):
                 self.sock_path.unlink(missing_ok=True)
                 self.pid_path.unlink(missing_ok=True)
 
+    def builds_alive(self) -> bool:
+        """Whether a registered build is alive; forgets those that ended. The linger is the
+        largest SDGFLOW_WARM_IDLE a live build set (0 if none did)."""
+        alive = False
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.builds_dir):
+                pid, _, start = entry.name.partition("-")
+                if entry.name.startswith(".") or not pid.isdigit():
+                    continue
+                if process_start(int(pid)) != start:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+                    continue
+                alive = True
+                linger = 0.0
+                with contextlib.suppress(OSError, ValueError):
+                    linger = float(Path(entry.path).read_text() or 0)
+                self.linger_s = max(self.linger_s or 0.0, linger)
+        return alive
+
+    def retire(self) -> bool:
+        """Stop taking jobs: free the socket path first (a new job starts a new server), then
+        take the connections already queued. True if that gave this server work to finish."""
+        if _still_ours(self.sock_path, self.inode):
+            self.sock_path.unlink(missing_ok=True)
+            self.pid_path.unlink(missing_ok=True)
+        self.listener.setblocking(False)
+        while True:
+            try:
+                self.accept()
+            except BlockingIOError:
+                break
+        return bool(self.jobs)
+
     def accept(self) -> None:
         conn, _ = self.listener.accept()
+        conn.setblocking(True)  # retire() takes the last ones from a non-blocking listener
         control, child_control = socket.socketpair()
         # Everything imported so far moves out of the collector's reach: a child's full
         # collection would otherwise walk (and copy-on-write) every inherited object, 0.15-0.2
@@ -221,6 +275,7 @@ def serve(sock_path: Path, pid_path: Path) -> None:
     warm_up()
     gc.enable()
     server = WarmServer(sock_path, pid_path)
+    print(f"sdgflow warm server {os.getpid()}: started", file=sys.stderr, flush=True)
     os.write(1, b"1")  # ready: the job that started us connects now
     os.close(1)
     os.open(os.devnull, os.O_WRONLY)  # fd 1 again, so nothing writes into a closed pipe
