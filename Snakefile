@@ -13,10 +13,10 @@ import os
 import sys
 
 from sdgflow.config.errors import ConfigError
-from sdgflow.stages.plan import RECIPE_ENV, SLOTS_ENV, parallel_jobs, plan_build, resource_value
-from sdgflow.stages.scheduling import drop_local_rate_limit
-from sdgflow.stages.slots import BUDGET_ENV
-from sdgflow.stages.warm import prestart
+from sdgflow.build.plan import RECIPE_ENV, SLOTS_ENV, parallel_jobs, plan_build, resource_value
+from sdgflow.build.scheduling import drop_local_rate_limit
+from sdgflow.jobs.slots import BUDGET_ENV
+from sdgflow.jobs.warm import prestart
 
 
 GLOBAL_SLOTS = resource_value(workflow.global_resources.get("llm_slots"))

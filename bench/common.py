@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sdgflow.jobs.warm import server_pids
 from sdgflow.simulator.process import SimProcess
-from sdgflow.stages.warm import server_pids
 
 REPO = Path(__file__).resolve().parents[1]
 # What a scratch project copies from the repo (the tests' fixture copies the same, plus envs/

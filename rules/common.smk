@@ -1,9 +1,9 @@
-# Shared lookups: every path a rule names comes from PLAN.paths (sdgflow.stages.paths).
+# Shared lookups: every path a rule names comes from PLAN.paths (sdgflow.build.paths).
 import functools
 
-from sdgflow.stages.plan import retry_inputs
-from sdgflow.stages.shell_job import job_params as _job_params
-from sdgflow.stages.shell_job import stage_command as _stage_command
+from sdgflow.build.plan import retry_inputs
+from sdgflow.jobs.shell_job import job_params as _job_params
+from sdgflow.jobs.shell_job import stage_command as _stage_command
 
 job_params = functools.partial(_job_params, PLAN.paths.jobs)
 # Jobs run this interpreter; with --use-conda or a container, the environment's own.

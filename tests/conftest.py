@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sdgflow.stages.warm import IDLE_ENV, RUNTIME_ENV, server_pids
+from sdgflow.jobs.warm import IDLE_ENV, RUNTIME_ENV, server_pids
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import pyarrow.parquet as pq
 
+from sdgflow.build.paths import RecipePaths
 from sdgflow.config.models import Recipe
 from sdgflow.generate.client import require_api_keys
 from sdgflow.generate.engine import BatchGenerator, BatchSummary
@@ -24,7 +25,6 @@ from sdgflow.generate.shard import write_shard
 from sdgflow.generate.store import RequestStore
 from sdgflow.project.run import iter_records, project_records
 from sdgflow.seed.stage import write_rows
-from sdgflow.stages.paths import RecipePaths
 from sdgflow.validate.run import GateFailed, validate_file
 
 

@@ -58,7 +58,7 @@ def generate_jobs(proc: subprocess.Popen) -> list[psutil.Process]:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
         if argv and "python" in Path(argv[0]).name and \
-                argv[1:4] == ["-m", "sdgflow.stages.shell_job", "generate"]:
+                argv[1:4] == ["-m", "sdgflow.jobs.shell_job", "generate"]:
             found.append(child)
     return found
 

@@ -35,9 +35,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The reference recipe's final JSONL (40 records, offline simulator) in every layout: the
     default one by `sdgflow run`, the others by the project and validate stages' own code on
     the generation shards that run wrote (a whole run per layout costs ~4 s each)."""
+    from sdgflow.build.paths import RecipePaths
     from sdgflow.config.load import load_recipe
     from sdgflow.project.run import iter_records, project_records
-    from sdgflow.stages.paths import RecipePaths
     from sdgflow.validate.run import validate_file
 
     project = copy_project(tmp_path_factory.mktemp("project"))

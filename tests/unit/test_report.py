@@ -19,12 +19,12 @@ from typer.testing import CliRunner
 
 import sdgflow.cli.inspect
 import sdgflow.cli.report  # noqa: F401  (register the commands)
+from sdgflow.build.paths import RecipePaths
 from sdgflow.cli.app import app
 from sdgflow.config.load import load_recipe
 from sdgflow.config.models import ModelPrice, Recipe
 from sdgflow.report.build import write_report
 from sdgflow.report.charts import nice_ticks
-from sdgflow.stages.paths import RecipePaths
 
 EVIL = "<script>alert('x')</script>"
 

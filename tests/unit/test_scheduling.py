@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from snakemake.scheduling.job_scheduler import JobRateLimiter
 from snakemake.settings.types import MaxJobsPerTimespan
 
-from sdgflow.stages.scheduling import drop_local_rate_limit
+from sdgflow.build.scheduling import drop_local_rate_limit
 
 
 def workflow(limit: str, local: bool) -> SimpleNamespace:
@@ -33,7 +33,7 @@ def test_a_cluster_run_or_a_chosen_limit_keeps_it() -> None:
 def test_the_default_we_recognise_is_snakemakes() -> None:
     from snakemake.cli import get_argument_parser
 
-    from sdgflow.stages.scheduling import DEFAULT_LIMIT
+    from sdgflow.build.scheduling import DEFAULT_LIMIT
 
     default = get_argument_parser().parse_args([]).max_jobs_per_timespan
     assert (default.max_jobs, default.timespan) == DEFAULT_LIMIT

@@ -17,8 +17,8 @@ import pytest
 from snakemake.iocontainers import Namedlist
 from snakemake.utils import format as format_
 
-from sdgflow.stages import warm
-from sdgflow.stages.shell_job import job_params, spec_from_argv, stage_command
+from sdgflow.jobs import warm
+from sdgflow.jobs.shell_job import job_params, spec_from_argv, stage_command
 
 
 def shell_job_argv(**resources: int) -> list[str]:
@@ -69,7 +69,7 @@ def test_stage_command_formats_into_a_shell_line_snakemake_can_run() -> None:
                    threads=2, log=Namedlist(["w/log file.log"]),
                    resources=Namedlist(fromdict={"llm_slots": 5}))
     argv = shlex.split(line)
-    assert argv[:3] == ["/opt/my {env}/bin/python", "-m", "sdgflow.stages.shell_job"]
+    assert argv[:3] == ["/opt/my {env}/bin/python", "-m", "sdgflow.jobs.shell_job"]
     assert argv[3:] == ["generate", '{"a": 1}', "--threads", "2", "--log", "w/log file.log",
                         "--resource", "llm_slots=5"]
 
@@ -111,7 +111,7 @@ def test_disabled_under_slurm_and_by_switch(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_one_server_for_jobs_starting_together_and_it_exits_when_idle(runtime: Path) -> None:
     env = {**os.environ, warm.RUNTIME_ENV: str(runtime), warm.IDLE_ENV: "1"}
-    code = "from sdgflow.stages import warm; warm.connect().close()"
+    code = "from sdgflow.jobs import warm; warm.connect().close()"
     clients = [subprocess.Popen([sys.executable, "-c", code], env=env) for _ in range(4)]
     assert [c.wait(timeout=120) for c in clients] == [0, 0, 0, 0]
     pids = warm.server_pids(runtime)
@@ -236,7 +236,7 @@ class _InlineThread:
 
 
 def test_slot_ledger_grants_fifo_within_the_budget_and_frees_a_dead_jobs_slots() -> None:
-    from sdgflow.stages.slots import SlotLedger
+    from sdgflow.jobs.slots import SlotLedger
 
     ledger = SlotLedger()
     a, b = (101, 0), (202, 0)  # two jobs, one lane each, same endpoint and model

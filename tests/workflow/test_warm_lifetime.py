@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from sdgflow.stages import warm
+from sdgflow.jobs import warm
 from tests.harness import snakemake
 
 TARGET = "output/sdg/customer_support_tool_sft.jsonl"
@@ -19,7 +19,7 @@ def servers_under(runtime: Path) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline", "status"]):
         cmdline = proc.info["cmdline"] or []
-        if "sdgflow.stages.warm_server" in cmdline and str(runtime) in " ".join(cmdline) \
+        if "sdgflow.jobs.warm_server" in cmdline and str(runtime) in " ".join(cmdline) \
                 and proc.info["status"] != psutil.STATUS_ZOMBIE:
             found.append(proc)
     return found

@@ -35,8 +35,8 @@ def hash_(config: RecipeOption, overrides: OverridesArg = None,
     from rich.console import Console
     from rich.table import Table
 
+    from sdgflow.build.spec import EXCLUDED, digest, stage_specs
     from sdgflow.config.load import load_recipe
-    from sdgflow.stages.spec import EXCLUDED, digest, stage_specs
 
     with user_errors():
         recipe = load_recipe(config, overrides or [])

@@ -62,8 +62,8 @@ def preview(config: RecipeOption, overrides: OverridesArg = None,
     Writes under the preview path only; answers are stored, so the full run re-uses them.
     """
     from sdgflow.config.load import load_recipe
+    from sdgflow.jobs.job import configure_logging
     from sdgflow.preview import run_preview
-    from sdgflow.stages.job import configure_logging
 
     configure_logging(None, -1 if quiet else verbose)
     with user_errors():

@@ -33,10 +33,10 @@ def report(
     Needs the validated JSONL and validation.json of a finished run; packing.json and the
     generation shards are used when present.
     """
+    from sdgflow.build.paths import RecipePaths, shard_ranges
     from sdgflow.config.load import load_recipe
+    from sdgflow.jobs.job import configure_logging
     from sdgflow.report.build import write_report
-    from sdgflow.stages.job import configure_logging
-    from sdgflow.stages.paths import RecipePaths, shard_ranges
 
     configure_logging(None, -1 if quiet else verbose)
     with user_errors():

@@ -27,7 +27,7 @@ from sdgflow.generate.retry import (
     classify,
     retry_after,
 )
-from sdgflow.stages.slots import SharedSlots
+from sdgflow.jobs.slots import SharedSlots
 
 log = logging.getLogger(__name__)
 

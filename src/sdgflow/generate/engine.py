@@ -21,8 +21,8 @@ from sdgflow.generate.reasoning import split_reasoning
 from sdgflow.generate.request import build_request, request_key
 from sdgflow.generate.shard import ColumnResult
 from sdgflow.generate.store import RequestStore, StoredAnswer
-from sdgflow.stages import slots
-from sdgflow.stages.slots import SharedSlots, shared_capacity
+from sdgflow.jobs import slots
+from sdgflow.jobs.slots import SharedSlots, shared_capacity
 
 log = logging.getLogger(__name__)
 

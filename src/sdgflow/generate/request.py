@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 
+from sdgflow.build.spec import IDENTITY_INFERENCE_KEYS
 from sdgflow.config.models import LLMColumn, LLMJudgeColumn, LLMStructuredColumn, Recipe
 from sdgflow.config.prompts import ENV
-from sdgflow.stages.spec import IDENTITY_INFERENCE_KEYS
 
 _TEMPLATES: dict[str, Any] = {}
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 import pyarrow.parquet as pq
 
+from sdgflow.build.paths import failed_marker
 from sdgflow.config.errors import ConfigError
 from sdgflow.config.models import Recipe
 from sdgflow.generate.caller import CircuitOpen
@@ -18,7 +19,6 @@ from sdgflow.generate.engine import BatchGenerator
 from sdgflow.generate.retry import FatalEndpointError
 from sdgflow.generate.shard import write_shard
 from sdgflow.generate.store import RequestStore
-from sdgflow.stages.paths import failed_marker
 
 log = logging.getLogger("sdgflow.generate")
 

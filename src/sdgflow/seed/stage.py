@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from sdgflow.build.paths import shard_ranges
 from sdgflow.config.models import Recipe
 from sdgflow.seed.read import read_seed_rows
 from sdgflow.seed.sample import sample_rows
-from sdgflow.stages.paths import shard_ranges
 
 
 def write_rows(recipe: Recipe, shard: int, out: str | Path) -> None:

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from sdgflow.config.models import Recipe
-from sdgflow.stages.job import StageFailed
+from sdgflow.jobs.job import StageFailed
 from sdgflow.validate.run import GateFailed, validate_file
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
-from sdgflow.stages import warm
-from sdgflow.stages.jobspec import JobSpec
+from sdgflow.jobs import warm
+from sdgflow.jobs.jobspec import JobSpec
 
 
 def run_spec(job: JobSpec, stage: str) -> NoReturn:
@@ -20,7 +20,7 @@ def run_spec(job: JobSpec, stage: str) -> NoReturn:
             sys.exit(warm.run(stage, job))
         except warm.WarmUnavailable as why:
             print(f"sdgflow: running {stage} in-process ({why})", file=sys.stderr)
-    from sdgflow.stages.jobs import run
+    from sdgflow.jobs.dispatch import run
 
     run(stage, job)
     sys.exit(0)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sdgflow.config.models import Recipe
-    from sdgflow.stages.jobspec import JobSpec
+    from sdgflow.jobs.jobspec import JobSpec
 
 PRELOAD = ("sdgflow.seed.stage", "sdgflow.generate.stage", "sdgflow.generate.engine",
            "sdgflow.project.run", "sdgflow.validate.stage", "sdgflow.pack.run",
@@ -84,6 +84,6 @@ STAGES: dict[str, Callable[[Recipe, JobSpec], None]] = {
 
 
 def run(stage: str, job: JobSpec) -> None:
-    from sdgflow.stages.job import run_stage
+    from sdgflow.jobs.job import run_stage
 
     run_stage(job, STAGES[stage])

@@ -135,7 +135,7 @@ def _start_server(paths: dict[str, Path]) -> None:
     paths["sock"].unlink(missing_ok=True)
     with paths["log"].open("ab") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "sdgflow.stages.warm_server", str(paths["sock"]),
+            [sys.executable, "-m", "sdgflow.jobs.warm_server", str(paths["sock"]),
              str(paths["pid"])], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
             start_new_session=True, close_fds=True,
             # Its BLAS is never used; without this numpy starts threads in a process that forks.

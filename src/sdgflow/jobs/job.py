@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sdgflow.build.plan import load_planned_recipe
 from sdgflow.config.errors import ConfigError
 from sdgflow.config.models import Recipe
-from sdgflow.stages.plan import load_planned_recipe
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

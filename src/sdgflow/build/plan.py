@@ -10,11 +10,11 @@ from typing import Any
 
 import orjson
 
+from sdgflow.build.paths import RecipePaths, failed_marker, shard_ranges
+from sdgflow.build.spec import canonical, write_if_changed, write_specs
 from sdgflow.config.errors import ConfigError
 from sdgflow.config.load import CONFIGS_DIR, DOTLIST_KEY, SELECT_KEY, load_recipe
 from sdgflow.config.models import Recipe
-from sdgflow.stages.paths import RecipePaths, failed_marker, shard_ranges
-from sdgflow.stages.spec import canonical, write_if_changed, write_specs
 
 DEFAULT_RECIPE = "customer_support_tools"
 # The main snakemake process records its choice here; cluster jobs inherit the environment and

@@ -14,9 +14,9 @@ from typing import Any
 
 import orjson
 
+from sdgflow.build.paths import RecipePaths, shard_ranges
 from sdgflow.config.models import Recipe
 from sdgflow.seed.read import file_sha256
-from sdgflow.stages.paths import RecipePaths, shard_ranges
 
 # Recipe keys no stage spec contains, and why changing them never reruns anything.
 EXCLUDED: dict[str, str] = {

@@ -1,6 +1,6 @@
 """The warm runner's server: import every stage once, then fork one child per job.
 
-`python -m sdgflow.stages.warm_server SOCKET PIDFILE`. The parent only accepts, forks and reaps:
+`python -m sdgflow.jobs.warm_server SOCKET PIDFILE`. The parent only accepts, forks and reaps:
 it stays single-threaded and never starts an event loop, so forking it is safe. It reaps each
 child as soon as it exits (SIGCHLD wakes the loop), so the child's CPU time is accounted to this
 process (/proc/PID/stat cutime) before the job that asked for it returns, and it sends the
@@ -31,9 +31,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from sdgflow.stages import slots
-from sdgflow.stages.slots import SlotLedger
-from sdgflow.stages.warm import DEFAULT_IDLE_S, HEADER, IDLE_ENV, process_start
+from sdgflow.jobs import slots
+from sdgflow.jobs.slots import SlotLedger
+from sdgflow.jobs.warm import DEFAULT_IDLE_S, HEADER, IDLE_ENV, process_start
 
 
 def _recv_exactly(conn: socket.socket, size: int) -> bytes:
@@ -76,7 +76,7 @@ def _child(conn: socket.socket, closing: list[Any]) -> int:
     sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
     threading.Thread(target=_die_with_job, args=(conn,), daemon=True).start()
-    from sdgflow.stages.jobs import run
+    from sdgflow.jobs.dispatch import run
 
     try:
         run(request["stage"], request["job"])
@@ -269,7 +269,7 @@ class WarmServer:
 
 def serve(sock_path: Path, pid_path: Path) -> None:
     # Stages import lazily; import them all here, once, before the first fork.
-    from sdgflow.stages.jobs import warm_up
+    from sdgflow.jobs.dispatch import warm_up
 
     gc.disable()  # no collections while importing: freed holes would be copied into every child
     warm_up()

@@ -30,8 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sdgflow.stages.jobspec import Items, JobSpec, items_of, plain
-from sdgflow.stages.runner import run_spec
+from sdgflow.jobs.jobspec import Items, JobSpec, items_of, plain
+from sdgflow.jobs.runner import run_spec
 
 INLINE_LIMIT = 32 * 1024  # bytes of JSON passed on the command line; longer goes to a file
 FILE_PREFIX = "@"
@@ -68,7 +68,7 @@ def stage_command(stage: str, *resources: str, python: str = sys.executable) -> 
     # Braces would be read as Snakemake placeholders; the path is quoted for the shell.
     exe = shlex.quote(python).replace("{", "{{").replace("}", "}}")
     extra = "".join(f" --resource {name}={{resources.{name}}}" for name in resources)
-    return (f"{exe} -m sdgflow.stages.shell_job {stage} {{params.job:q}} --threads {{threads}} "
+    return (f"{exe} -m sdgflow.jobs.shell_job {stage} {{params.job:q}} --threads {{threads}} "
             f"--log {{log:q}}{extra}")
 
 
