@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from conversations import CONTEXT, DEFECTS, FINAL, REFUND, Defect, clean_row
 
 from sdgflow.project.config import OpenAIMessagesProjection, StructuredMessagesProjection
 from sdgflow.validate.checks import CHECKS, DigestTable, active_checks
+from sdgflow.validate.codes import DEFAULT_SEVERITY
 from sdgflow.validate.config import ValidationConfig
 from sdgflow.validate.run import SDG_INVALID, GateFailed, validate_file
 
@@ -245,6 +247,19 @@ def test_report_counts_projection_rejects_and_gate_fails_after_writing(tmp_path:
 def test_every_check_has_a_description_and_default() -> None:
     for code, entry in CHECKS.items():
         assert entry.code == code and entry.description and entry.default in ("error", "warn")
+
+
+def test_the_recipe_knows_every_check_code_in_run_order_without_importing_the_checks() -> None:
+    # A code the recipe accepts has a check, and the valid codes are listed in the order they run.
+    assert list(DEFAULT_SEVERITY) == list(CHECKS)
+    probe = ("import sys\n"
+             "from sdgflow.validate.config import ValidationConfig\n"
+             "cfg = ValidationConfig(checks={'content.markdown': 'warn'})\n"
+             "print(cfg.severity('content.markdown'), cfg.severity('seed.mismatch'),\n"
+             "      'sdgflow.validate.checks' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["warn", "error", "False"]
 
 
 def test_digest_table_keeps_the_first_record_id_of_each_digest() -> None:

@@ -1,6 +1,7 @@
 """Every validation check: a plain function `Conversation -> list[str]` (one sentence per problem
 found, empty when the row passes) registered in the one table `CHECKS` with its code, default
-severity, description and scope. Reports and docs are generated from that table.
+severity (from `codes.py`, which the recipe model reads too), description and scope. Reports and
+docs are generated from that table.
 
 Checks run in table order, cheap structural ones first. `messages.missing` is fatal: with no
 message list nothing else can be checked.
@@ -22,10 +23,11 @@ from jsonschema import Draft202012Validator, SchemaError
 from jsonschema.validators import validator_for
 
 from sdgflow.project.projections import loads
+from sdgflow.validate.codes import DEFAULT_SEVERITY, Severity
 
 if TYPE_CHECKING:
     from sdgflow.project.config import OpenAIMessagesProjection, StructuredMessagesProjection
-    from sdgflow.validate.config import Severity, ValidationConfig
+    from sdgflow.validate.config import ValidationConfig
 
     Projection = StructuredMessagesProjection | OpenAIMessagesProjection
 
@@ -46,7 +48,7 @@ _CONTAINERS = (dict, list)
 class Check:
     code: str
     func: Callable[[Conversation], list[str]]
-    default: Literal["error", "warn", "off"]
+    default: Severity
     description: str
     # "any": every projection; "tool_calling": only projections that produce tool calls
     # (structured_messages), never the single-turn openai_messages shape.
@@ -58,11 +60,11 @@ class Check:
 CHECKS: dict[str, Check] = {}
 
 
-def check(code: str, default: Literal["error", "warn"], description: str,
-          scope: Literal["any", "tool_calling"] = "tool_calling",
+def check(code: str, description: str, scope: Literal["any", "tool_calling"] = "tool_calling",
           enabled: Callable[[ValidationConfig, Projection | None], bool] | None = None):
+    """Register the check of `code`, a code of `codes.DEFAULT_SEVERITY` (its default)."""
     def register(func: Callable[[Conversation], list[str]]) -> Callable[[Conversation], list[str]]:
-        CHECKS[code] = Check(code, func, default, description, scope,
+        CHECKS[code] = Check(code, func, DEFAULT_SEVERITY[code], description, scope,
                              enabled or (lambda cfg, proj: True))
         return func
     return register
@@ -607,7 +609,7 @@ def _q(values: list[str], limit: int = 5) -> str:
 # The checks, in the order they run
 
 
-@check("messages.missing", "error", "messages is present and a non-empty list, written as "
+@check("messages.missing", "messages is present and a non-empty list, written as "
        "one JSON string when output_projection.messages_format is json_string (fatal)", "any")
 def messages_missing(conv: Conversation) -> list[str]:
     if "messages" in conv.layout:
@@ -620,7 +622,7 @@ def messages_missing(conv: Conversation) -> list[str]:
     return [] if messages else ["messages is an empty list"]
 
 
-@check("messages.role_invalid", "error",
+@check("messages.role_invalid",
        "every message is an object whose role is system, user, assistant or tool", "any")
 def role_invalid(conv: Conversation) -> list[str]:
     roles = conv.roles
@@ -640,7 +642,7 @@ def role_invalid(conv: Conversation) -> list[str]:
     return out
 
 
-@check("messages.system_first", "error",
+@check("messages.system_first",
        "the first message, and only the first, is the system message", "any",
        enabled=lambda cfg, proj: is_tool_calling(proj) or bool(getattr(proj, "system_prompt",
                                                                        None)))
@@ -664,7 +666,7 @@ def system_first(conv: Conversation) -> list[str]:
     return out
 
 
-@check("messages.count", "error",
+@check("messages.count",
        "the number of messages is within validation.min_messages..max_messages")
 def message_count(conv: Conversation) -> list[str]:
     n, lo, hi = len(conv.messages), conv.cfg.min_messages, conv.cfg.max_messages
@@ -676,7 +678,7 @@ def message_count(conv: Conversation) -> list[str]:
     return []
 
 
-@check("messages.content_invalid", "error",
+@check("messages.content_invalid",
        "system and user messages have non-empty text content; assistant content is text (or "
        "null beside tool_calls)", "any")
 def content_invalid(conv: Conversation) -> list[str]:
@@ -719,7 +721,7 @@ def _content_problems(conv: Conversation) -> list[str]:
     return out
 
 
-@check("tools.missing", "error", "tools is present and a non-empty list, written as one JSON "
+@check("tools.missing", "tools is present and a non-empty list, written as one JSON "
        "string when output_projection.tools_format is json_string")
 def tools_missing(conv: Conversation) -> list[str]:
     if "tools" in conv.layout:
@@ -802,7 +804,7 @@ def tools_verdict(tools: list[Any], text: bytes | None = None) -> ToolsVerdict:
     return hit
 
 
-@check("tools.invalid", "error",
+@check("tools.invalid",
        "each tool is {type: function, function: {name matching ^[A-Za-z0-9_-]{1,64}$, "
        "parameters: a valid JSON Schema of type object}}, names unique")
 def tools_invalid(conv: Conversation) -> list[str]:
@@ -810,7 +812,7 @@ def tools_invalid(conv: Conversation) -> list[str]:
     return list(verdict.problems) if verdict else []
 
 
-@check("format.arguments_type", "error",
+@check("format.arguments_type",
        "function.arguments is a JSON string after projection (an object when the projection's "
        "arguments_format is object)")
 def arguments_type(conv: Conversation) -> list[str]:
@@ -821,7 +823,7 @@ def arguments_type(conv: Conversation) -> list[str]:
             if c.raw_arguments is not None and not isinstance(c.raw_arguments, want)]
 
 
-@check("format.tool_content_type", "error", "tool message content is a string after projection")
+@check("format.tool_content_type", "tool message content is a string after projection")
 def tool_content_type(conv: Conversation) -> list[str]:
     out = []
     for i in conv.tool_indices:
@@ -833,13 +835,13 @@ def tool_content_type(conv: Conversation) -> list[str]:
     return out
 
 
-@check("tool_calls.malformed", "error",
+@check("tool_calls.malformed",
        "each tool call is an object with a string id, type 'function' and function.name")
 def calls_malformed(conv: Conversation) -> list[str]:
     return conv.malformed
 
 
-@check("tool_calls.turn_count", "error",
+@check("tool_calls.turn_count",
        "the number of assistant turns with tool_calls equals validation.tool_call_turns",
        enabled=lambda cfg, proj: cfg.tool_call_turns is not None)
 def turn_count(conv: Conversation) -> list[str]:
@@ -851,7 +853,7 @@ def turn_count(conv: Conversation) -> list[str]:
             f"{want} (validation.tool_call_turns)"]
 
 
-@check("tool_messages.count", "error",
+@check("tool_messages.count",
        "the number of tool messages equals validation.tool_messages",
        enabled=lambda cfg, proj: cfg.tool_messages is not None)
 def tool_message_count(conv: Conversation) -> list[str]:
@@ -862,7 +864,7 @@ def tool_message_count(conv: Conversation) -> list[str]:
             "(validation.tool_messages)"]
 
 
-@check("tool_calls.per_turn", "error",
+@check("tool_calls.per_turn",
        "no assistant turn makes more than validation.max_tool_calls_per_turn calls",
        enabled=lambda cfg, proj: cfg.max_tool_calls_per_turn is not None)
 def calls_per_turn(conv: Conversation) -> list[str]:
@@ -876,7 +878,7 @@ def calls_per_turn(conv: Conversation) -> list[str]:
     return out
 
 
-@check("tool_calls.duplicate_id", "error", "every tool_call id is unique in the conversation")
+@check("tool_calls.duplicate_id", "every tool_call id is unique in the conversation")
 def duplicate_ids(conv: Conversation) -> list[str]:
     first: dict[str, str] = {}
     out = []
@@ -889,26 +891,26 @@ def duplicate_ids(conv: Conversation) -> list[str]:
     return out
 
 
-@check("tool_calls.unanswered", "error",
+@check("tool_calls.unanswered",
        "every tool call is answered by a tool message with its tool_call_id before the next "
        "assistant turn")
 def unanswered(conv: Conversation) -> list[str]:
     return conv.unanswered
 
 
-@check("tool_messages.orphan", "error",
+@check("tool_messages.orphan",
        "every tool message answers a pending call of the preceding assistant turn")
 def orphans(conv: Conversation) -> list[str]:
     return conv.orphans
 
 
-@check("tool_messages.name_mismatch", "error",
+@check("tool_messages.name_mismatch",
        "a tool message's name, when given, is the name of the function it answers")
 def name_mismatch(conv: Conversation) -> list[str]:
     return conv.name_mismatches
 
 
-@check("tool_calls.unknown_function", "error", "every called function is defined in tools")
+@check("tool_calls.unknown_function", "every called function is defined in tools")
 def unknown_function(conv: Conversation) -> list[str]:
     if not conv.calls or not conv.row.get("tools") or not isinstance(conv.row["tools"], list):
         return []  # no tools at all is reported once, by tools.missing
@@ -918,12 +920,12 @@ def unknown_function(conv: Conversation) -> list[str]:
             for c in conv.calls if isinstance(c.name, str) and c.name not in schemas]
 
 
-@check("tool_calls.arguments_invalid", "error", "function.arguments parse to a JSON object")
+@check("tool_calls.arguments_invalid", "function.arguments parse to a JSON object")
 def arguments_invalid(conv: Conversation) -> list[str]:
     return [c.args_problem for c in conv.calls if c.args_problem]
 
 
-@check("tool_calls.arguments_schema", "error",
+@check("tool_calls.arguments_schema",
        "arguments validate against the called tool's parameters schema (jsonschema)")
 def arguments_schema(conv: Conversation) -> list[str]:
     if not conv.calls or not isinstance(conv.row.get("tools"), list):
@@ -944,7 +946,7 @@ def arguments_schema(conv: Conversation) -> list[str]:
     return out
 
 
-@check("seed.mismatch", "error",
+@check("seed.mismatch",
        "argument values named in validation.seed_fidelity equal the record's seed values",
        enabled=lambda cfg, proj: bool(cfg.seed_fidelity))
 def seed_mismatch(conv: Conversation) -> list[str]:
@@ -964,7 +966,7 @@ def seed_mismatch(conv: Conversation) -> list[str]:
     return out
 
 
-@check("dialogue.no_clarifying_question", "error",
+@check("dialogue.no_clarifying_question",
        "an assistant message asks a question ('?') before the first tool-call turn",
        enabled=lambda cfg, proj: cfg.require_clarifying_question)
 def no_clarifying_question(conv: Conversation) -> list[str]:
@@ -981,7 +983,7 @@ def no_clarifying_question(conv: Conversation) -> list[str]:
             f"no assistant message asks a clarifying question before {what}"]
 
 
-@check("final.not_assistant", "error",
+@check("final.not_assistant",
        "the last message is an assistant answer with text content and no tool_calls", "any")
 def final_not_assistant(conv: Conversation) -> list[str]:
     last = final_message(conv)
@@ -1001,7 +1003,7 @@ def final_not_assistant(conv: Conversation) -> list[str]:
     return []
 
 
-@check("final.ungrounded_tool", "error",
+@check("final.ungrounded_tool",
        "the final answer cites at least one value from the tool result (case-insensitive, "
        "numbers in any common format: 49.99, $49.99, 1,200)")
 def ungrounded_tool(conv: Conversation) -> list[str]:
@@ -1090,7 +1092,7 @@ def _echo_test(conv: Conversation) -> Callable[[tuple[tuple[str, ...], str]], bo
     return echo
 
 
-@check("final.ungrounded_policy", "error",
+@check("final.ungrounded_policy",
        "the final answer reflects the policy hint: >= 40% of the hint's content words (light "
        "stemming) or one 3-word run of them", "any",
        enabled=lambda cfg, proj: bool(cfg.grounding_policy_field))
@@ -1121,7 +1123,7 @@ def ungrounded_policy(conv: Conversation) -> list[str]:
             f"words (needs {need}); hint ({conv.cfg.grounding_policy_field}): {hint[:120]!r}"]
 
 
-@check("content.markdown", "error",
+@check("content.markdown",
        "no markdown (code fences, # headings, **bold**, list lines, | tables) in system, user "
        "or assistant content", "any", enabled=lambda cfg, proj: cfg.plain_text)
 def markdown(conv: Conversation) -> list[str]:
@@ -1335,7 +1337,7 @@ _OTHER_ID = DigestTable._OTHER
 _ID_AT = struct.Struct("<I").unpack_from
 
 
-@check("dedupe.duplicate", "error",
+@check("dedupe.duplicate",
        "the conversation is not a duplicate (normalized text hash) of an earlier valid one",
        "any", enabled=lambda cfg, proj: cfg.dedupe)
 def duplicate(conv: Conversation) -> list[str]:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Severity = Literal["error", "warn", "off"]
+from sdgflow.validate.codes import DEFAULT_SEVERITY, Severity
 
 
 class ValidationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # Check code -> severity, overriding the defaults of the check table
-    # (`sdgflow.validate.checks.CHECKS`; see docs or `validation.json` for the list).
+    # Check code -> severity, overriding the defaults (`sdgflow.validate.codes`; see docs or
+    # `validation.json` for the list).
     checks: dict[str, Severity] = {}
     # Message count bounds (from the reference prompt: "6 to 10 messages").
     min_messages: int | None = Field(default=6, ge=1)
@@ -34,13 +32,11 @@ class ValidationConfig(BaseModel):
     @field_validator("checks")
     @classmethod
     def _known_codes(cls, value: dict[str, Severity]) -> dict[str, Severity]:
-        from sdgflow.validate.checks import CHECKS
-
-        unknown = sorted(set(value) - set(CHECKS))
+        unknown = sorted(set(value) - set(DEFAULT_SEVERITY))
         if unknown:
             raise ValueError(
                 f"unknown check code(s) {', '.join(unknown)}; valid codes: "
-                f"{', '.join(CHECKS)}"
+                f"{', '.join(DEFAULT_SEVERITY)}"
             )
         return value
 
@@ -55,6 +51,4 @@ class ValidationConfig(BaseModel):
         return self
 
     def severity(self, code: str) -> Severity:
-        from sdgflow.validate.checks import CHECKS
-
-        return self.checks.get(code, CHECKS[code].default)
+        return self.checks.get(code, DEFAULT_SEVERITY[code])
