@@ -118,7 +118,12 @@ def inputs(tmp_path: Path) -> dict[str, Any]:
         "length_percentiles": {"p50": 300, "p90": 320, "p99": 330, "max": 331},
         "histogram": {"bin_edges": [0, 256, 512, 768, 1024], "counts": [0, 6, 0, 0]},
         "over_length": 0, "packs": 2, "lower_bound": 2, "ratio_to_lower_bound": 1.0,
-        "efficiency": 0.8789, "problem_count": 0}))
+        "efficiency": 0.8789, "problem_count": 0, "loss_on": "all_assistant",
+        "loss_by_role": {
+            "assistant": {"tokens": 400, "loss_tokens": 390, "loss_share": 0.975},
+            "assistant_tool_call": {"tokens": 220, "loss_tokens": 210, "loss_share": 0.9545},
+            "user": {"tokens": 500, "loss_tokens": 0, "loss_share": 0.0}},
+        "template_warnings": [f"template x JSON-encodes string `arguments` {EVIL}"]}))
     return {"shards": [shard], "valid": valid, "rejects": rejects, "validation": validation,
             "packing": packing, "out": d / "x.report.html"}
 
@@ -162,6 +167,11 @@ def test_charts_and_tables_have_stable_hooks(recipe: Recipe, inputs: dict[str, A
     assert 'data-code="final.ungrounded_tool"' in page and 'data-code="parse.truncated"' in page
     assert 'data-code="content.markdown"' not in page  # no failures: not a reject reason
     assert "record 7" in page and "cut off at the limit" in page
+    roles = re.search(r'<table class="loss-by-role">.*?</table>', page).group(0)
+    assert re.findall(r'data-role="([a-z_]+)"', roles) == ["assistant", "assistant_tool_call",
+                                                           "user"]
+    assert "95.5%" in roles  # the tool-call turns' trainable share, as the pack stage wrote it
+    assert 'class="template-warnings"' in page and "JSON-encodes string" in page
     # self-contained: nothing loads from anywhere
     assert not re.search(r'<(script|link|img|iframe)\b', page)
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")

@@ -273,7 +273,7 @@ def _loss_by_role(p: dict) -> str:
     if not roles:
         return ""
     rows = "".join(
-        f'<tr data-role="{escape(role)}"><th scope="row">{escape(role)}</th>'
+        f'<tr data-role="{escape(role)}"><td><code>{escape(role)}</code></td>'
         f"<td>{fmt.count(r['tokens'])}</td><td>{fmt.count(r['loss_tokens'])}</td>"
         f"<td>{fmt.share(float(r['loss_share']))}</td></tr>"
         for role, r in roles.items())
