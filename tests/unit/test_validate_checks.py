@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from conversations import CONTEXT, DEFECTS, FINAL, REFUND, Defect, clean_row
 
 from sdgflow.project.config import OpenAIMessagesProjection, StructuredMessagesProjection
-from sdgflow.validate.checks import CHECKS, DigestTable, active_checks
+from sdgflow.validate.checks import CHECKS, active_checks
 from sdgflow.validate.codes import DEFAULT_SEVERITY
 from sdgflow.validate.config import ValidationConfig
 from sdgflow.validate.run import SDG_INVALID, GateFailed, validate_file
@@ -260,28 +260,6 @@ def test_the_recipe_knows_every_check_code_in_run_order_without_importing_the_ch
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True)
     assert done.stdout.split() == ["warn", "error", "False"]
-
-
-def test_digest_table_keeps_the_first_record_id_of_each_digest() -> None:
-    table = DigestTable(buckets=2)  # tiny: forces bucket splits and many chunks
-    ids: dict[int, Any] = {}
-    for i in range(3000):
-        digest = hash(f"conversation {i % 2000}")
-        record_id = ("r-7" if i == 7 else -3 if i == 8 else 2**40 if i == 9 else {"id": i}
-                     if i == 10 else i)  # ids project never writes are kept too
-        assert table.setdefault(digest, record_id) == ids.setdefault(digest, record_id)
-    assert len(table) == 2000
-    for i in range(2000):
-        digest = hash(f"conversation {i}")
-        assert table.get(digest) == ids[digest] and type(table.get(digest)) is type(ids[digest])
-    assert table.get(hash("never seen")) is None
-    # A digest whose bytes straddle two entries is no match (only whole entries are).
-    straddle = DigestTable(buckets=1)
-    straddle.setdefault(int.from_bytes(b"\x01" * 8, "little"), 1)
-    straddle.setdefault(int.from_bytes(b"\x01\x01\x01\x01\x00\x00\x00\x00", "little"), 0)
-    across = b"\x01\x01\x01\x00\x00\x00\x01\x01"  # bytes 6..13 of the two entries
-    assert straddle._buckets[0][1].find(across) == 6
-    assert straddle.get(int.from_bytes(across, "little")) is None
 
 
 def _strings(row: dict[str, Any], *keys: str) -> dict[str, Any]:

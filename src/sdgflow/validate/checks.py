@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import re
-import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -108,7 +107,7 @@ class Conversation:
 
     def __init__(self, row: dict[str, Any], context: dict[str, Any], record_id: Any,
                  cfg: ValidationConfig, projection: Projection | None,
-                 seen: DigestTable | dict[int, Any] | None = None,
+                 seen: dict[int, Any] | None = None,
                  tools_text: bytes | None = None) -> None:
         # `json_string` layouts: the checks read the arrays (`row` is then a parsed copy), and a
         # key that is not the JSON string its format asks for is named here, per key.
@@ -1207,134 +1206,6 @@ def conversation_digest(conv: Conversation) -> int:
     if not _collapsed(text):  # most text is already single-spaced: skip re-joining its words
         text = " ".join(text.split())
     return hash(text)
-
-
-class DigestTable:
-    """The dedupe table: conversation digest -> record_id of the first valid row with it, in
-    14-19 bytes a row where a dict of ints costs ~100 (memory stays flat with the input).
-
-    Entries (`<qI`: 8-byte digest, 4-byte record id) go to the bucket the digest's low bits
-    pick; a bucket is a list of 1 KB chunks allocated once at full size (no realloc, so no
-    fragmentation) and searched with `bytearray.find` (memchr-fast; a bucket stays under 3 KB)
-    at offsets that are multiples of 12. Buckets double (split one at a time, never holding the
-    table twice) past 256 entries each on average: a half-empty last chunk then costs at most
-    2 bytes a row. A record id that is not an int in 0..2**32-2 (project writes none) is kept
-    in a dict. A one-hash Bloom filter (1-2 bytes a row more) answers most misses, what almost
-    every lookup is, without searching a bucket.
-    """
-
-    __slots__ = ("_buckets", "_count", "_filter", "_filter_mask", "_mask", "_missed",
-                 "_others")
-    _ENTRY = struct.Struct("<qI")
-    _CHUNK = 85 * 12  # a 1 KB allocation (with bytearray's trailing NUL and malloc's header)
-    _OTHER = 0xFFFFFFFF  # the record id is in _others
-    _PER_BUCKET = 256
-
-    def __init__(self, buckets: int = 1 << 10) -> None:
-        # Each bucket: [bytes used in its last chunk, chunk, chunk, ...]
-        self._buckets: list[list[Any]] = [[0] for _ in range(buckets)]
-        self._mask = buckets - 1
-        self._count = 0
-        self._others: dict[int, Any] = {}
-        self._missed: int | None = None  # the digest `get` last did not find
-        self._new_filter(buckets)
-
-    def _new_filter(self, buckets: int) -> None:
-        # A one-hash Bloom filter over the digests' high 32 bits (the low ones pick the
-        # bucket): 8 bits an entry at the most buckets hold before they split, 1 byte a row
-        # or 2, and 6-12% of new digests still search their bucket.
-        self._filter = bytearray(buckets * self._PER_BUCKET)
-        self._filter_mask = buckets * self._PER_BUCKET * 8 - 1
-
-    def __len__(self) -> int:
-        return self._count
-
-    def _find(self, digest: int) -> tuple[bytearray | None, int]:
-        bucket = self._buckets[digest & self._mask]
-        key = _DIGEST_BYTES(digest)
-        last = len(bucket) - 1
-        for k in range(1, last + 1):
-            chunk = bucket[k]
-            stop = bucket[0] if k == last else self._CHUNK
-            pos = chunk.find(key, 0, stop)
-            while pos > 0 and pos % 12:  # a match across two entries: look further
-                pos = chunk.find(key, pos + 1, stop)
-            if pos >= 0:
-                return chunk, pos
-        return None, -1
-
-    def get(self, digest: int, default: Any = None) -> Any:
-        # Most digests are new: a clear bit in the filter proves a miss without searching the
-        # bucket (~1 us a KB of chunk: the cost of a lookup).
-        bit = (digest >> 32) & self._filter_mask
-        if not self._filter[bit >> 3] >> (bit & 7) & 1:
-            self._missed = digest
-            return default
-        chunk, pos = self._find(digest)
-        if chunk is None:
-            self._missed = digest
-            return default
-        record_id = _ID_AT(chunk, pos + 8)[0]
-        return self._others[digest] if record_id == _OTHER_ID else record_id
-
-    def setdefault(self, digest: int, record_id: Any) -> Any:
-        """Add `digest` -> `record_id` unless the digest is there; its record id either way."""
-        # (`validate` asks `get` first: a digest it just missed needs no second search)
-        if digest != self._missed and self._find(digest)[0] is not None:
-            return self.get(digest)
-        self._missed = None
-        if type(record_id) is int and 0 <= record_id < _OTHER_ID:
-            stored = record_id
-        else:
-            stored = _OTHER_ID
-            self._others[digest] = record_id
-        # (_append, inline: this runs once a valid row)
-        bit = (digest >> 32) & self._filter_mask
-        self._filter[bit >> 3] |= 1 << (bit & 7)
-        bucket = self._buckets[digest & self._mask]
-        used = bucket[0]
-        if used == _CHUNK_BYTES or len(bucket) == 1:
-            bucket.append(bytearray(_CHUNK_BYTES))
-            used = 0
-        _PACK_ENTRY_INTO(bucket[-1], used, digest, stored)
-        bucket[0] = used + 12
-        self._count += 1
-        if self._count > self._PER_BUCKET * len(self._buckets):
-            self._grow()
-        return record_id
-
-    def _append(self, bucket: list[Any], digest: int, record_id: int) -> None:
-        bit = (digest >> 32) & self._filter_mask
-        self._filter[bit >> 3] |= 1 << (bit & 7)
-        used = bucket[0]
-        if used == self._CHUNK or len(bucket) == 1:
-            bucket.append(bytearray(self._CHUNK))
-            used = 0
-        _PACK_ENTRY_INTO(bucket[-1], used, digest, record_id)
-        bucket[0] = used + 12
-
-    def _grow(self) -> None:
-        old, n = self._buckets, len(self._buckets)
-        new: list[list[Any]] = [[0] for _ in range(2 * n)]
-        self._new_filter(2 * n)  # _append sets the bits of every entry again
-        for i in range(n):
-            bucket, low, high = old[i], new[i], new[i + n]
-            last = len(bucket) - 1
-            for k in range(1, last + 1):
-                chunk = bucket[k]
-                used = memoryview(chunk)[:bucket[0] if k == last else self._CHUNK]
-                for digest, record_id in self._ENTRY.iter_unpack(used):
-                    self._append(high if digest & n else low, digest, record_id)
-                used.release()
-            old[i] = [0]  # freed now: the table is never held twice
-        self._buckets, self._mask = new, 2 * n - 1
-
-
-_DIGEST_BYTES = struct.Struct("<q").pack
-_PACK_ENTRY_INTO = DigestTable._ENTRY.pack_into
-_CHUNK_BYTES = DigestTable._CHUNK
-_OTHER_ID = DigestTable._OTHER
-_ID_AT = struct.Struct("<I").unpack_from
 
 
 @check("dedupe.duplicate",
