@@ -13,10 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from conversations import CONTEXT, clean_row
 
 from sdgflow.validate.checks import (
-    _OTHER_SPACES,
-    _WORD,
     Conversation,
-    _collapsed,
     content_invalid,
     hint_words,
     markdown,
@@ -26,27 +23,6 @@ from sdgflow.validate.checks import (
 )
 from sdgflow.validate.config import ValidationConfig
 from sdgflow.validate.run import SharedTools
-
-TEXTS = [
-    "", " ", "!!!", "Thanks for waiting, Ana. The total was $206.81 (2 items).",
-    "  leading and trailing  ", "tabs\tand\nnew\r\nlines\x0b\x0c\x1c\x1d\x1e\x1fend",
-    "snake_case_words and ORD-19494", "a  b   c    d     e", "x", "_", "__a__",
-    "José Álvarez paid 1,200€ — straße", "ÉCOLE\u00a0non-breaking", "١٢٣ arabic digits",
-]
-
-
-def _random_text(rng: random.Random) -> str:
-    alphabet = "aZ09 _-.,$\t\n\r\x0b\x0c\x1c\x1f'\"é\u00a0ß"
-    return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_padded_is_the_tokens_between_single_spaces(seed: int) -> None:
-    rng = random.Random(seed)
-    for text in TEXTS + [_random_text(rng) for _ in range(2000)]:
-        words = _WORD.findall(text.casefold())  # the definition of a token
-        assert tokens(text) == words, text
-        assert padded(text) == " " + " ".join(words) + " ", text
 
 
 def test_a_hint_inside_the_answer_shares_every_content_word() -> None:
@@ -65,7 +41,7 @@ def test_a_hint_inside_the_answer_shares_every_content_word() -> None:
 
 
 def test_markdown_is_looked_for_in_text_contents_but_tool_results() -> None:
-    # The first trigger joins every content (tool results too, nulls left out) in one go.
+    # The triggers look at the joined texts but tool results; nulls and lists are left out.
     row = clean_row()
     row["messages"][5]["content"] = "| order | status |\n# Result\n- **delayed**\n```"
     assert markdown(Conversation(row, CONTEXT, 0, ValidationConfig(), None)) == []
@@ -75,23 +51,6 @@ def test_markdown_is_looked_for_in_text_contents_but_tool_results() -> None:
     assert problems == ["messages[6] (assistant) contains markdown: a list line ('1) i')"]
     row["messages"][6]["content"] = ["- a list, not text"]
     assert markdown(Conversation(row, CONTEXT, 0, ValidationConfig(), None)) == []
-
-
-def test_other_spaces_are_every_character_split_splits_at_but_the_space() -> None:
-    spaces = {chr(i) for i in range(sys.maxunicode + 1) if chr(i).isspace()}
-    assert set(_OTHER_SPACES) == spaces - {" "}
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_collapsed_is_the_text_with_its_whitespace_runs_joined(seed: int) -> None:
-    rng = random.Random(seed)
-    alphabet = "ab \0" + _OTHER_SPACES + "é€😀"
-    for _ in range(3000):
-        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
-        assert _collapsed(text) == (" ".join(text.split()) == text), repr(text)
-        words = ["ab", "é€", "a😀"]
-        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 6)))
-        assert _collapsed(text), repr(text)
 
 
 @pytest.mark.parametrize(("index", "content", "calls", "problem"), [
