@@ -26,6 +26,7 @@ from sdgflow.pack.bounds import tight_lower_bound
 from sdgflow.pack.config import PackingConfig, default_tokenizer_for_model
 from sdgflow.pack.packer import pack_sequences
 from sdgflow.pack.render import Renderer, make_renderer, template_name
+from sdgflow.pack.render.base import add_role_tokens
 from sdgflow.pack.template_checks import arguments_format_of, template_warnings
 from sdgflow.pack.tokenizer import load_tokenizer
 
@@ -163,9 +164,7 @@ def _process_lines(lines: list[bytes], renderer: Renderer, keep_tokens: bool,
         for code, msg in b.problems:
             problems.append((i, code, msg))
         for role, (t, lo) in b.roles.items():
-            tl = roles.setdefault(role, [0, 0])
-            tl[0] += t
-            tl[1] += lo
+            add_role_tokens(roles, role, t, lo)
         if builders is not None:
             builders.append(b)
     flat, offs = renderer.tok.encode_batch(texts, threads)
@@ -179,9 +178,7 @@ def _process_lines(lines: list[bytes], renderer: Renderer, keep_tokens: bool,
         per_role = np.bincount(role_of, weights=counts, minlength=len(keys))
         loss_per_role = np.bincount(role_of, weights=counts * fl, minlength=len(keys))
         for key, t, lo in zip(keys, per_role, loss_per_role, strict=True):
-            tl = roles.setdefault(str(key), [0, 0])
-            tl[0] += int(t)
-            tl[1] += int(lo)
+            add_role_tokens(roles, str(key), int(t), int(lo))
     chunk = _Chunk(n, total, loss, problems, roles)
     if keep_tokens:
         chunk.tokens, chunk.mask = _assemble(builders, flat, offs)
@@ -340,9 +337,7 @@ def pack_file(in_path: Path | str, config: PackingConfig, report_path: Path | st
     base_idx = 0
     for c in chunks:
         for role, (t, lo) in c.roles.items():
-            tl = roles.setdefault(role, [0, 0])
-            tl[0] += t
-            tl[1] += lo
+            add_role_tokens(roles, role, t, lo)
         for i, code, msg in c.problems:
             problem_counts[code] = problem_counts.get(code, 0) + 1
             if len(problems) < MAX_LISTED:

@@ -30,6 +30,13 @@ def _dumps(obj: Any, indent: int | None = None) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=indent)
 
 
+def add_role_tokens(roles: dict[str, list[int]], role: str, tokens: int, loss: int) -> None:
+    """Add to the [tokens, loss tokens] tally of `role`."""
+    tl = roles.setdefault(role, [0, 0])
+    tl[0] += tokens
+    tl[1] += loss
+
+
 class Builder:
     """Accumulates one record's pieces; see the module docstring for the exactness argument."""
 
@@ -82,9 +89,7 @@ class Builder:
         self.problems.append((code, message))
 
     def count_role(self, role: str, tokens: int, loss: int) -> None:
-        tl = self.roles.setdefault(role, [0, 0])
-        tl[0] += tokens
-        tl[1] += loss
+        add_role_tokens(self.roles, role, tokens, loss)
 
     def sp(self, s: str, tr: bool) -> None:
         i = self.specials.get(s)
@@ -108,16 +113,19 @@ class Builder:
         followed by a special token or ends with one (see `Renderer.seq`)."""
         if self._buf:
             self._flush()
-        t = seq[0]
-        self.items.append(t)
-        self.flags.append(tr)
-        self.ctotal += len(t)
-        if tr:
-            self.closs += len(t)
-        if self.role is not None:
-            self.count_role(self.role, len(t), len(t) if tr else 0)
+        self._add_ids(seq[0], tr)
         if self.text_parts is not None:
             self.text_parts.append(seq[1])
+
+    def _add_ids(self, ids: tuple[int, ...], tr: bool) -> None:
+        """Append a pre-tokenized run and count it (total, loss, its role)."""
+        self.items.append(ids)
+        self.flags.append(tr)
+        self.ctotal += len(ids)
+        if tr:
+            self.closs += len(ids)
+        if self.role is not None:
+            self.count_role(self.role, len(ids), len(ids) if tr else 0)
 
     def const(self, s: str, tr: bool) -> None:
         self.txt(s, tr, True)
@@ -157,13 +165,7 @@ class Builder:
                     self.cache.clear()
                 ids = tuple(self.tok.encode_ordinary(s))
                 self.cache[s] = ids
-            self.items.append(ids)
-            self.flags.append(flag)
-            self.ctotal += len(ids)
-            if flag:
-                self.closs += len(ids)
-            if self.role is not None:
-                self.count_role(self.role, len(ids), len(ids) if flag else 0)
+            self._add_ids(ids, flag)
         else:
             s = buf[0] if len(buf) == 1 else "".join(buf)
             self.items.append(s)
