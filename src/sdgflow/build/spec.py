@@ -89,7 +89,7 @@ def stage_specs(recipe: Recipe) -> dict[str, dict[str, Any]]:
         "generate": generate,
         "project": {"output_projection": projection_spec(recipe),
                     "shards": len(ranges)},
-        "validate": {"validation": recipe.validation.model_dump(),
+        "validate": {"validation": recipe.validation.spec_dump(),
                      "output_projection": projection_spec(recipe)},
         "pack": {"packing": recipe.packing.model_dump(),
                  "models": sorted({m.model for m in recipe.models})},

@@ -23,6 +23,7 @@ from jsonschema.validators import validator_for
 
 from sdgflow.project.projections import loads
 from sdgflow.validate.codes import DEFAULT_SEVERITY, Severity
+from sdgflow.validate.config import reasoning_regex
 
 if TYPE_CHECKING:
     from sdgflow.project.config import OpenAIMessagesProjection, StructuredMessagesProjection
@@ -1121,6 +1122,32 @@ def _markdown_trigger(joined: str) -> bool:
     return bool(("`" in joined and "```" in joined) or ("*" in joined and "**" in joined)
                 or ("_" in joined and "__" in joined) or "#" in joined or "|" in joined
                 or _LINE_START.search(joined))
+
+
+@lru_cache(maxsize=16)
+def _reasoning_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return reasoning_regex(list(patterns))
+
+
+@check("content.leaked_reasoning",
+       "no reasoning markup (<think>, <reasoning>, harmony channel tokens, 'analysis' "
+       "preambles: validation.reasoning_patterns) in any message's content", "any",
+       enabled=lambda cfg, proj: bool(cfg.reasoning_patterns))
+def leaked_reasoning(conv: Conversation) -> list[str]:
+    found = _reasoning_regex(tuple(conv.cfg.reasoning_patterns))
+    texts = [(i, content) for i, content in enumerate(conv.contents) if isinstance(content, str)]
+    # One search over the joined texts settles a clean row (nearly all of them).
+    if not found.search("\n".join(text for _, text in texts)):
+        return []
+    out = []
+    for i, text in texts:
+        hit = found.search(text)
+        if hit:
+            role = conv.roles[i] if isinstance(conv.roles[i], str) else "?"
+            out.append(f"messages[{i}] ({role}) carries reasoning markup {hit.group(0)[:40]!r} "
+                       "(validation.reasoning_patterns)")
+    # A match only across two texts (a pattern spanning the joining newline) is none.
+    return out
 
 
 def conversation_digest(conv: Conversation) -> int:

@@ -40,5 +40,6 @@ DEFAULT_SEVERITY: dict[str, Literal["error", "warn"]] = {
     "final.ungrounded_tool": "error",
     "final.ungrounded_policy": "error",
     "content.markdown": "error",
+    "content.leaked_reasoning": "error",
     "dedupe.duplicate": "error",
 }

@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sdgflow.validate.codes import DEFAULT_SEVERITY, Severity
+
+# Reasoning markup that must never reach a training row: think / reasoning tags, gpt-oss
+# harmony's control tokens, and the harmony channels rendered without their tokens
+# ("analysisThe user wants ...", "...assistantfinal"). Python regexes, searched in every
+# message's content with re.MULTILINE; a flag must be scoped, e.g. `(?i:analysis:)`.
+DEFAULT_REASONING_PATTERNS: list[str] = [
+    r"</?think>",
+    r"</?reasoning>",
+    r"<\|(?:channel|message|start|end|return|call|constrain)\|>",
+    r"^\s*analysis(?=[A-Z])",
+    r"assistantfinal",
+    r"^\s*(?i:analysis|reasoning|thinking|thought process|chain of thought)\s*:",
+]
+
+
+def reasoning_regex(patterns: list[str]) -> re.Pattern[str]:
+    """One alternation of every pattern (compiled once per recipe by the check)."""
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.MULTILINE)
 
 
 class ValidationConfig(BaseModel):
@@ -28,6 +49,24 @@ class ValidationConfig(BaseModel):
     plain_text: bool = True
     min_pass_rate: float = Field(default=0.8, ge=0.0, le=1.0)
     dedupe: bool = True
+    # Keys below came after recipes existed: `spec_dump` leaves them out of the validate
+    # stage's spec at their defaults, so a recipe that does not set them keeps its hash.
+    # content.leaked_reasoning: what counts as reasoning markup in a message's content.
+    reasoning_patterns: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_REASONING_PATTERNS))
+
+    @field_validator("reasoning_patterns")
+    @classmethod
+    def _regexes(cls, value: list[str]) -> list[str]:
+        for i, pattern in enumerate(value):
+            try:
+                reasoning_regex([pattern])
+            except re.error as exc:
+                raise ValueError(
+                    f"reasoning_patterns[{i}] {pattern!r} is not a Python regular expression "
+                    f"({exc}); a flag must be scoped to its group, e.g. (?i:analysis:)"
+                ) from None
+        return value
 
     @field_validator("checks")
     @classmethod
@@ -52,3 +91,15 @@ class ValidationConfig(BaseModel):
 
     def severity(self, code: str) -> Severity:
         return self.checks.get(code, DEFAULT_SEVERITY[code])
+
+    def spec_dump(self) -> dict[str, Any]:
+        """What the validate stage's spec holds: every key, but those added after recipes
+        existed only when set to something else than their default."""
+        dumped = self.model_dump()
+        for key in LATER_KEYS:
+            if dumped[key] == type(self).model_fields[key].get_default(call_default_factory=True):
+                del dumped[key]
+        return dumped
+
+
+LATER_KEYS = ("reasoning_patterns",)
