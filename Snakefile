@@ -15,6 +15,7 @@ import sys
 from sdgflow.config.errors import ConfigError
 from sdgflow.build.plan import RECIPE_ENV, SLOTS_ENV, parallel_jobs, plan_build, resource_value
 from sdgflow.build.scheduling import drop_local_rate_limit
+from sdgflow.generate.forecast import announce as announce_plan
 from sdgflow.jobs.slots import BUDGET_ENV
 from sdgflow.jobs.warm import prestart
 
@@ -49,6 +50,7 @@ if not workflow.remote_exec:
 
 onstart:
     drop_local_rate_limit(workflow)
+    announce_plan(PLAN.recipe, workflow.dag, logger.info)
 
 
 envvars:

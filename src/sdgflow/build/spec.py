@@ -24,15 +24,22 @@ EXCLUDED: dict[str, str] = {
     "models[].inference_parameters.timeout": "timing only",
     "models[].inference_parameters.max_retries": "how hard we try, not what we ask",
     "models[].skip_health_check": "start-up probe only",
+    "models[].execution": "online or Batch API: how requests travel, same requests and store",
+    "models[].rate_limits": "pacing only",
+    "budget.*": "when to stop paying, not what is asked",
     "providers[].endpoint": "where a provider is served, not which model answers",
     "providers[].api_key": "which credential is used (a variable name), not what is asked",
     "simulator.latency / latency_jitter / slots / retry_after / hang_seconds": "timing only",
+    "simulator.batch_*, rate_batch_error": "the Batch API's timing and failed lines (retried)",
     "num_records": "decides which shards exist; each shard's range is its own spec",
     "output_dir / output_path / work_dir / preview": "locations, not content",
     "report.*": "read by the report stage only",
 }
 TIMING_SIMULATOR_KEYS = {"latency", "latency_jitter", "slots", "retry_after", "hang_seconds",
-                         "log_requests"}
+                         "log_requests",
+                         # the Batch API's service model: when and whether lines are answered
+                         "batch_api", "batch_seconds", "batch_expire_seconds",
+                         "rate_batch_error"}
 IDENTITY_INFERENCE_KEYS = ("temperature", "top_p", "max_tokens", "seed", "stop", "extra_body")
 
 

@@ -1,9 +1,11 @@
 """Imports every command module so each registers on the shared app."""
 
 from sdgflow.cli import (  # noqa: F401
+    batch,
     config_cmd,
     inspect,
     pack,
+    plan,
     preview,
     project,
     report,

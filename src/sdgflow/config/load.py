@@ -252,6 +252,13 @@ def _check_references(recipe: Recipe, path: Path) -> None:
              "create it, or point seed_dataset.path at a JSONL file (paths built from "
              "${oc.env:PWD} are relative to the directory you run from)")
     _check_prompts(recipe, path, fail)
+    if recipe.budget.max_cost is not None:
+        unpriced = sorted({c.model_alias for c in recipe.llm_columns} - set(recipe.report.prices))
+        if unpriced:
+            fail(["budget", "max_cost"], "a cost cap needs a price for every model it pays; "
+                 f"no report.prices for {', '.join(unpriced)}",
+                 f"add report.prices.{unpriced[0]}: {{input_per_mtok: ..., output_per_mtok: "
+                 "...} (USD per million tokens), or cap with budget.max_tokens instead")
     projection = recipe.output_projection
     known = set(seed_fields) | {c.name for c in recipe.columns}
     refs = [(k, getattr(projection, k)) for k in ("source_field", "user_field", "assistant_field")

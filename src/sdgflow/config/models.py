@@ -60,12 +60,28 @@ class InferenceParameters(Strict):
     max_retries: int = Field(default=6, ge=0)
 
 
+class RateLimits(Strict):
+    """The endpoint's per-minute limits for this model (hosted APIs set them per key).
+
+    Operational, like max_parallel_requests: excluded from every hash. Limits an endpoint
+    announces in `x-ratelimit-*` headers are learned without configuration; a configured limit
+    lower than the learned one wins.
+    """
+
+    requests_per_minute: int | None = Field(default=None, gt=0)
+    tokens_per_minute: int | None = Field(default=None, gt=0)
+
+
 class ModelConfig(Strict):
     alias: str
     model: str
     provider: str
     skip_health_check: bool = False
     inference_parameters: InferenceParameters = InferenceParameters()
+    rate_limits: RateLimits = RateLimits()
+    # `batch`: each generate job sends its shard as Batch API jobs (generate/batch.py).
+    # Operational: the answers are the same store entries either way, so no hash has it.
+    execution: Literal["online", "batch"] = "online"
 
 
 class SeedDataset(Strict):
@@ -169,6 +185,19 @@ class ReportConfig(Strict):
     samples: int = Field(default=4, ge=0)
 
 
+class Budget(Strict):
+    """A spending cap over everything this recipe's build has paid, across runs (the store's
+    answers count), checked before each request. Cost uses `report.prices`."""
+
+    max_requests: int | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0)
+    max_cost: float | None = Field(default=None, gt=0)
+
+    @property
+    def caps(self) -> dict[str, float]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class Recipe(Strict):
     """A resolved, validated recipe. `name` comes from the file name, not the YAML."""
 
@@ -191,6 +220,7 @@ class Recipe(Strict):
     validation: ValidationConfig = ValidationConfig()
     packing: PackingConfig = PackingConfig()
     report: ReportConfig = ReportConfig()
+    budget: Budget = Budget()
     # Knobs of the offline simulator (latency, slots, fault rates); see `sdgflow serve-sim --help`.
     simulator: SimulatorSettings = SimulatorSettings()
 

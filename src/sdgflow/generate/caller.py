@@ -15,17 +15,28 @@ from typing import Any
 
 import httpx2
 import openai
-import orjson
 
-from sdgflow.config.models import Provider
+from sdgflow.config.models import ModelPrice, Provider, RateLimits
+from sdgflow.generate.budget import BudgetGuard
+from sdgflow.generate.estimate import (
+    Usage,
+    completion_tokens,
+    limit_tokens,
+    priced,
+    prompt_tokens,
+)
 from sdgflow.generate.limiter import AdaptiveLimiter
+from sdgflow.generate.pacing import MinutePacer
 from sdgflow.generate.retry import (
     EmptyReply,
     FatalEndpointError,
     Outcome,
     backoff,
     classify,
+    completion_from,
+    request_deadline,
     retry_after,
+    within_deadline,
 )
 from sdgflow.jobs.slots import SharedSlots
 
@@ -69,10 +80,15 @@ class ErrorBreaker:
 
 class EndpointCaller:
     def __init__(self, client: openai.AsyncOpenAI, provider: Provider, model: str,
-                 ceiling: int, max_retries: int, breaker: ErrorBreaker) -> None:
+                 ceiling: int, max_retries: int, breaker: ErrorBreaker,
+                 pacer: MinutePacer | None = None, guard: BudgetGuard | None = None,
+                 price: ModelPrice | None = None) -> None:
         self.client, self.provider, self.model = client, provider, model
         self.limiter = AdaptiveLimiter(ceiling)
         self.max_retries, self.breaker = max_retries, breaker
+        self.pacer = pacer or MinutePacer(RateLimits())
+        self.guard = guard
+        self.price = price
         self.requests_sent = 0
         self.shared: SharedSlots | None = None
         self.lane = 0
@@ -120,10 +136,42 @@ class EndpointCaller:
             log.warning("model '%s' is not in %s's model list (%d models); continuing",
                         self.model, self.provider.name, len(ids))
 
-    async def call(self, body: dict[str, Any]) -> CallResult:
+    def _reserve(self, body: dict[str, Any], column: str | None) -> Usage:
+        """Check the spending cap for one attempt (raises BudgetReached); its expected usage."""
+        if self.guard is None:
+            return Usage()
+        mean = self.guard.tally.mean_completion(column) if column else None
+        expected = priced(1, prompt_tokens(body), completion_tokens(body, mean), self.price)
+        return self.guard.admit(expected.tokens, expected.cost)
+
+    async def _pace(self, tokens: int, reservation: Usage) -> None:
+        """Take a concurrency slot, then wait for the per-minute limits to allow a start."""
+        await self._acquire()
+        try:
+            await self.pacer.admit(tokens)
+        except BaseException:
+            self._release()
+            self._settle(reservation)
+            raise
+
+    def _settle(self, reservation: Usage) -> None:
+        if self.guard is not None:
+            self.guard.settle(reservation)
+
+    def _learn(self, exc: BaseException, wait: float | None) -> None:
+        """What a refused answer says about the limits: its headers, and its Retry-After."""
+        response = getattr(exc, "response", None)
+        if response is not None:
+            self.pacer.learn(response.headers)
+        if wait and isinstance(exc, openai.RateLimitError):
+            self.pacer.pause(wait)
+
+    async def call(self, body: dict[str, Any], column: str | None = None) -> CallResult:
         attempt = 0
+        tokens = limit_tokens(body)
         while True:
-            await self._acquire()
+            reservation = self._reserve(body, column)
+            await self._pace(tokens, reservation)
             started = time.monotonic()
             throttled, wait = False, None
             self.requests_sent += 1
@@ -131,9 +179,13 @@ class EndpointCaller:
                 # The client's low-level post: same auth, timeouts and error types as
                 # chat.completions.create, without building typed request and response objects
                 # (about 0.6 ms of CPU per request, most of our per-request cost).
-                raw = await self.client.post("/chat/completions", body=body,
-                                             cast_to=httpx2.Response)
-                response = orjson.loads(raw.content)
+                # Under one deadline: the client's timeouts bound each wait, not a body that
+                # trickles in forever.
+                raw = await within_deadline(
+                    self.client.post("/chat/completions", body=body, cast_to=httpx2.Response),
+                    request_deadline(self.client.timeout))
+                self.pacer.learn(raw.headers)
+                response = completion_from(raw)
                 choices = response.get("choices") or []
                 if not choices:
                     raise EmptyReply("the endpoint answered with no choices")
@@ -142,14 +194,19 @@ class EndpointCaller:
                         choices[0].get("finish_reason") != "length":
                     raise EmptyReply("the reply had no content (reasoning only or empty)")
                 latency = time.monotonic() - started
+                usage = response.get("usage") or {}
+                self.pacer.correct(tokens, usage.get("total_tokens"))
                 self._release()
+                self._settle(reservation)
                 self.breaker.record(True)
                 return CallResult(response, attempt + 1, latency)
             except Exception as exc:
                 outcome = classify(exc)
                 throttled = isinstance(exc, openai.RateLimitError)
                 wait = retry_after(exc)
+                self._learn(exc, wait)
                 self._release(throttled=throttled, wait=wait)
+                self._settle(reservation)
                 if outcome is Outcome.FATAL:
                     raise self.fatal(exc) from None  # type: ignore[arg-type]
                 attempt += 1

@@ -15,8 +15,10 @@ from typing import Any
 
 from sdgflow.config.load import llm_column_order
 from sdgflow.config.models import Recipe
+from sdgflow.generate.budget import BudgetGuard, BudgetReached, StoreTally, price_lookup
 from sdgflow.generate.caller import CallFailed, EndpointCaller, ErrorBreaker
 from sdgflow.generate.client import make_client, provider_for
+from sdgflow.generate.pacing import job_pacer
 from sdgflow.generate.reasoning import split_reasoning
 from sdgflow.generate.request import build_request, request_key
 from sdgflow.generate.shard import ColumnResult
@@ -59,6 +61,7 @@ class BatchGenerator:
         self.order = llm_column_order(recipe)
         self.columns = {c.name: c for c in recipe.llm_columns}
         breaker = ErrorBreaker()
+        self.guard = BudgetGuard(recipe.budget, StoreTally(store.root, price_lookup(recipe)))
         self.callers: dict[str, EndpointCaller] = {}
         for alias in sorted({c.model_alias for c in recipe.llm_columns}):
             model = recipe.model_for(alias)
@@ -67,10 +70,16 @@ class BatchGenerator:
             # elsewhere this job keeps to its share.
             ceiling = shared_capacity(budget) if slots.CHANNEL is not None else \
                 min(slots_per_job, budget)
+            provider = provider_for(recipe, alias)
             self.callers[alias] = EndpointCaller(
-                make_client(recipe, alias, ceiling), provider_for(recipe, alias), model.model,
-                ceiling, model.inference_parameters.max_retries, breaker)
+                make_client(recipe, alias, ceiling), provider, model.model,
+                ceiling, model.inference_parameters.max_retries, breaker,
+                pacer=job_pacer(model, provider, min(slots_per_job, budget) / budget),
+                guard=self.guard, price=recipe.report.prices.get(alias))
         self.reads = {name: set(self._reads(name)) for name in self.order}
+        # store key -> error of requests the Batch API already failed (generate/batch.py):
+        # kept as failed records, not re-sent online.
+        self.settled: dict[str, str] = {}
 
     def _reads(self, name: str) -> list[str]:
         from sdgflow.config.prompts import template_variables
@@ -114,6 +123,7 @@ class BatchGenerator:
             reporter.cancel()
             for caller in self.callers.values():
                 await caller.client.close()
+                caller.pacer.close()
             if shared is not None:
                 await shared.close()
         log.info("%s", progress.line(0))
@@ -180,12 +190,21 @@ class BatchGenerator:
             if answer is not None:
                 progress.from_store += 1
                 results[name] = _from_answer(answer, attempts=0, from_store=True)
+            elif key in self.settled:
+                results[name] = ColumnResult(error=self.settled[key], model=caller.model,
+                                             provider=provider)
+                continue
             else:
                 try:
-                    call = await caller.call(body)
+                    call = await caller.call(body, name)
                 except CallFailed as exc:
                     results[name] = ColumnResult(error=str(exc), attempts=exc.attempts,
                                                  model=caller.model, provider=provider)
+                    continue
+                except BudgetReached as exc:
+                    # Not a failure of the record: it was never sent. The job reports the cap.
+                    results[name] = ColumnResult(error=f"not sent: {exc}", model=caller.model,
+                                                 provider=provider)
                     continue
                 answer = _answer(key, record_id, name, call.response, call.latency_s,
                                  caller.model, provider)

@@ -32,7 +32,16 @@ def generate_shard(recipe: Recipe, rows_path: str | Path, out_path: str | Path,
     with RequestStore(store_dir) as store:
         generator = BatchGenerator(recipe, store, slots)
         try:
+            if any(m.execution == "batch" for m in recipe.models):
+                from sdgflow.generate.batch import generate_batches
+
+                # Batch models' answers go to the store first; the engine then reads them.
+                generator.settled = generate_batches(recipe, store, records,
+                                                     str(out_path)).failed
             results, summary = asyncio.run(generator.run(records))
+        except FatalEndpointError as error:  # a Batch API call refused (generate/batch.py)
+            log.error("%s", error)
+            sys.exit(1)
         except ExceptionGroup as group:
             first = _first_leaf(group)
             if isinstance(first, FatalEndpointError | CircuitOpen):
@@ -42,6 +51,12 @@ def generate_shard(recipe: Recipe, rows_path: str | Path, out_path: str | Path,
             if isinstance(first, ConfigError):  # e.g. the store's disk is full
                 raise first from None
             raise
+    if generator.guard.reached is not None:
+        from sdgflow.generate.forecast import budget_stop_message
+
+        # No shard: its unsent records would read as failures. The store keeps every answer.
+        log.error("%s", budget_stop_message(recipe, generator.guard.reached.cap))
+        sys.exit(1)
     write_shard(rows, results, generator.order, out_path)
     marker = failed_marker(out_path)
     if summary.records_failed:
