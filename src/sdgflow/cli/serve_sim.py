@@ -77,6 +77,18 @@ def serve_sim(
         Path | None,
         typer.Option(help="Append one JSON line per answered chat request (fingerprint, status)."),
     ] = None,
+    batch_api: Annotated[bool, typer.Option(
+        help="Serve /v1/files and /v1/batches (--no-batch-api: 404 there, like vLLM's server).",
+        rich_help_panel="Batch API")] = True,
+    batch_seconds: Annotated[float, typer.Option(
+        min=0.0, help="Seconds from a batch's creation until it completes.",
+        rich_help_panel="Batch API")] = 0.0,
+    batch_expire_seconds: Annotated[float | None, typer.Option(
+        min=0.0, help="A batch not complete this long after creation expires (keeping the "
+        "lines done by then).", rich_help_panel="Batch API")] = None,
+    rate_batch_error: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Probability per batch line to fail (500 in the error file).",
+        rich_help_panel="Batch API")] = 0.0,
 ) -> None:
     """Serve a simulated OpenAI-compatible chat endpoint at http://HOST:PORT/v1.
 
@@ -112,6 +124,10 @@ def serve_sim(
             rate_empty_choices=rate_empty_choices,
             rate_extra_turns=rate_extra_turns,
             log_requests=log_requests,
+            batch_api=batch_api,
+            batch_seconds=batch_seconds,
+            batch_expire_seconds=batch_expire_seconds,
+            rate_batch_error=rate_batch_error,
         )
     except ValidationError as err:
         raise typer.BadParameter(str(err)) from err

@@ -385,9 +385,12 @@ async def _disconnected(receive: Receive) -> None:
 
 def create_app(settings: SimulatorSettings | None = None) -> Starlette:
     """The simulator app; `app.state.simulator` is its `Simulator` (settings, stats)."""
+    from sdgflow.simulator.batches import batch_routes  # (it imports this module)
+
     sim = Simulator(settings or SimulatorSettings())
     app = Starlette(
         routes=[
+            *batch_routes(sim),
             Route("/v1/chat/completions", sim.chat, methods=["POST"]),
             Route("/v1/models", sim.list_models, methods=["GET"]),
             Route("/sim/stats", sim.get_stats, methods=["GET"]),

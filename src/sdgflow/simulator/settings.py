@@ -44,6 +44,19 @@ class SimulatorSettings(BaseModel):
         0.3, description="chance of one more user/assistant exchange after the grounded answer"
     )
 
+    # Batch API (/v1/files, /v1/batches; simulator/batches.py).
+    batch_api: bool = Field(True, description="serve the Batch API; False answers 404 there")
+    batch_seconds: float = Field(
+        0.0, ge=0.0, description="seconds from a batch's creation until it completes"
+    )
+    batch_expire_seconds: float | None = Field(
+        None, ge=0.0, description="a batch not complete this many seconds after creation "
+        "expires, keeping the lines done by then"
+    )
+    rate_batch_error: Probability = Field(
+        0.0, description="chance that a batch line fails (500 in the batch's error file)"
+    )
+
     log_requests: Path | None = Field(
         None, description="append one JSON line per answered chat request (fingerprint, status)"
     )
