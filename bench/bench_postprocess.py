@@ -8,7 +8,8 @@ Synthesises generation shards (`gen/shard-<k>.parquet`, the columns of docs/form
   parameters), a system prompt of its own per row, arguments and tool results as (nested)
   objects, 0-1 extra turns, some answers fenced or after a preamble sentence.
 Each stage runs in its own child process so its peak RSS is measured alone; the same table is
-printed for each corpus.
+printed for each corpus. Validate runs twice, with and without dedupe.near_duplicate (MinHash
+over word shingles): the last line gives the near-duplicate index's time and memory.
 
     python bench/bench_postprocess.py [--records 200000] [--shard-size 2000]
         [--corpus simulator|varied|both] [--keep DIR]
@@ -412,11 +413,14 @@ def run_stage(stage: str, work: Path, records: int, shard_size: int, corpus: str
         from sdgflow.validate.config import ValidationConfig
         from sdgflow.validate.run import validate_file
 
-        # No gate: a bench measures speed, whatever the pass rate.
-        report = validate_file(work / "projected.jsonl", ValidationConfig(min_pass_rate=0.0),
-                               projection(),
-                               work / "sft.jsonl", work / "sft.rejects.jsonl",
-                               work / "sft.validation.json", work / "projection_rejects.jsonl")
+        # No gate: a bench measures speed, whatever the pass rate. `validate-no-near` runs
+        # without dedupe.near_duplicate: the difference is what the near-duplicate index costs.
+        near = {"dedupe.near_duplicate": "off"} if stage == "validate-no-near" else {}
+        name = "sft-no-near" if near else "sft"
+        report = validate_file(work / "projected.jsonl",
+                               ValidationConfig(min_pass_rate=0.0, checks=near), projection(),
+                               work / f"{name}.jsonl", work / f"{name}.rejects.jsonl",
+                               work / f"{name}.validation.json", work / "projection_rejects.jsonl")
         n = report.records_in
     seconds = time.perf_counter() - t0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
@@ -425,7 +429,7 @@ def run_stage(stage: str, work: Path, records: int, shard_size: int, corpus: str
 
 def bench(corpus: str, work: Path, args: argparse.Namespace) -> None:
     results = []
-    for stage in ("synthesise", "project", "validate"):
+    for stage in ("synthesise", "project", "validate", "validate-no-near"):
         out = subprocess.run(
             [sys.executable, __file__, "--stage", stage, "--work", str(work), "--corpus", corpus,
              "--records", str(args.records), "--shard-size", str(args.shard_size)],
@@ -433,9 +437,9 @@ def bench(corpus: str, work: Path, args: argparse.Namespace) -> None:
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     report = json.loads((work / "sft.validation.json").read_text())
     print(f"corpus: {corpus}")
-    print(f"{'stage':<11} {'records':>9} {'seconds':>8} {'records/s':>10} {'peak RSS MB':>12}")
+    print(f"{'stage':<16} {'records':>9} {'seconds':>8} {'records/s':>10} {'peak RSS MB':>12}")
     for r in results:
-        print(f"{r['stage']:<11} {r['records']:>9} {r['seconds']:>8.2f} "
+        print(f"{r['stage']:<16} {r['records']:>9} {r['seconds']:>8.2f} "
               f"{r['records'] / r['seconds']:>10,.0f} {r['rss_mb']:>12.1f}")
     both = results[1]["seconds"] + results[2]["seconds"]
     print(f"{'project+validate':<16} {results[1]['records'] / both:>24,.0f} records/s end to end")
@@ -443,6 +447,11 @@ def bench(corpus: str, work: Path, args: argparse.Namespace) -> None:
     print(f"valid {report['valid']} / {report['records_in'] + report['projection_rejects']} "
           f"(pass rate {report['pass_rate']:.1%}); failures: {failed}; repairs: "
           f"{report['repairs']}")
+    near, plain = results[2], results[3]
+    print(f"near-duplicate check: {report.get('near_duplicates', 0)} rows flagged; costs "
+          f"{near['seconds'] - plain['seconds']:.2f} s "
+          f"({(near['seconds'] - plain['seconds']) / near['records'] * 1e6:.0f} us a row) and "
+          f"{near['rss_mb'] - plain['rss_mb']:+.1f} MB of peak RSS")
 
 
 def main() -> None:

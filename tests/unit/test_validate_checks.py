@@ -48,7 +48,10 @@ def run(tmp_path: Path, rows: list[dict[str, Any]], projection: Any = STRUCTURED
 
 
 def test_every_code_has_a_defect() -> None:
-    covered = set().union(*(d.codes for d in DEFECTS)) | {"dedupe.duplicate"}
+    # (codes that compare rows with each other have their own tests: the duplicate tests
+    # below, test_quality_near_dup.py)
+    covered = set().union(*(d.codes for d in DEFECTS)) | {"dedupe.duplicate",
+                                                          "dedupe.near_duplicate"}
     assert covered == set(CHECKS) | {SDG_INVALID}
 
 
@@ -210,7 +213,9 @@ def test_plain_final_format_jsonl_uses_row_metadata_as_context(tmp_path: Path) -
     report = validate_file(src, ValidationConfig(min_pass_rate=0.0), STRUCTURED,
                            tmp_path / "v.jsonl", tmp_path / "r.jsonl", tmp_path / "rep.json")
     rejects = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
-    assert [r["codes"] for r in rejects] == [["seed.mismatch"], ["row.unparseable"]]
+    # (its text is the good row's, only the call differs: a near-duplicate too, a warning)
+    assert [r["codes"] for r in rejects] == [["seed.mismatch", "dedupe.near_duplicate"],
+                                             ["row.unparseable"]]
     assert [r["record_id"] for r in rejects] == [1, 2]
     assert report.valid == 1 and report.records_in == 3
 

@@ -109,7 +109,7 @@ class Conversation:
     def __init__(self, row: dict[str, Any], context: dict[str, Any], record_id: Any,
                  cfg: ValidationConfig, projection: Projection | None,
                  seen: dict[int, Any] | None = None,
-                 tools_text: bytes | None = None) -> None:
+                 tools_text: bytes | None = None, near_index: Any = None) -> None:
         # `json_string` layouts: the checks read the arrays (`row` is then a parsed copy), and a
         # key that is not the JSON string its format asks for is named here, per key.
         self.layout: dict[str, str] = {}
@@ -125,6 +125,8 @@ class Conversation:
         self.args_as_object = getattr(projection, "arguments_format", "string") == "object"
         self.seen = seen if seen is not None else {}
         self.digest: int | None = None
+        self.near_index = near_index  # a quality.near_dup.NearDuplicateIndex, or None
+        self.near_probe: Any = None  # this row's probe of it, indexed when the row is valid
         self._verdict: Any = None
         self._final_padded: Any = None
         self._final_tokens: list[str] | None = None
@@ -1186,3 +1188,23 @@ def duplicate(conv: Conversation) -> list[str]:
     if first is None:
         return []
     return [f"the conversation duplicates record {first} (same normalized messages)"]
+
+
+@check("dedupe.near_duplicate",
+       "the conversation is not a near-duplicate (MinHash/LSH over word shingles of the user and "
+       "assistant text, validation.near_duplicate.threshold) of an earlier valid one",
+       "any", enabled=lambda cfg, proj: cfg.dedupe)
+def near_duplicate(conv: Conversation) -> list[str]:
+    index = conv.near_index
+    if index is None or (conv.digest is not None and conv.digest in conv.seen):
+        return []  # (an exact duplicate is dedupe.duplicate's)
+    text = " ".join([content for role, content in zip(conv.roles, conv.contents, strict=True)
+                     if (role == "user" or role == "assistant") and isinstance(content, str)])
+    conv.near_probe = probe = index.probe(tokens(text))
+    found = index.match(probe) if probe is not None else None
+    if found is None:
+        return []
+    cfg = conv.cfg.near_duplicate
+    return [f"the conversation nearly duplicates record {found[0]}: estimated Jaccard "
+            f"{found[1]:.2f} of their user and assistant text's word {cfg.shingle_words}-"
+            f"shingles (validation.near_duplicate.threshold is {cfg.threshold:g})"]

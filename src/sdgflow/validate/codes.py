@@ -42,4 +42,5 @@ DEFAULT_SEVERITY: dict[str, Literal["error", "warn"]] = {
     "content.markdown": "error",
     "content.leaked_reasoning": "error",
     "dedupe.duplicate": "error",
+    "dedupe.near_duplicate": "warn",
 }

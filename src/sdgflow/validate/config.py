@@ -28,6 +28,18 @@ def reasoning_regex(patterns: list[str]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.MULTILINE)
 
 
+class NearDuplicateConfig(BaseModel):
+    """dedupe.near_duplicate: MinHash / LSH over word shingles of the user and assistant text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Estimated Jaccard similarity of two conversations' shingle sets that counts as "nearly
+    # the same": small edits (names, numbers, one reworded sentence) stay above 0.8.
+    threshold: float = Field(default=0.8, gt=0.0, lt=1.0)
+    num_perm: int = Field(default=128, ge=16, le=1024)
+    shingle_words: int = Field(default=3, ge=1, le=10)
+
+
 class ValidationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -54,6 +66,7 @@ class ValidationConfig(BaseModel):
     # content.leaked_reasoning: what counts as reasoning markup in a message's content.
     reasoning_patterns: list[str] = Field(
         default_factory=lambda: list(DEFAULT_REASONING_PATTERNS))
+    near_duplicate: NearDuplicateConfig = NearDuplicateConfig()
 
     @field_validator("reasoning_patterns")
     @classmethod
@@ -96,10 +109,11 @@ class ValidationConfig(BaseModel):
         """What the validate stage's spec holds: every key, but those added after recipes
         existed only when set to something else than their default."""
         dumped = self.model_dump()
+        defaults = type(self)().model_dump()
         for key in LATER_KEYS:
-            if dumped[key] == type(self).model_fields[key].get_default(call_default_factory=True):
+            if dumped[key] == defaults[key]:
                 del dumped[key]
         return dumped
 
 
-LATER_KEYS = ("reasoning_patterns",)
+LATER_KEYS = ("reasoning_patterns", "near_duplicate")

@@ -62,6 +62,7 @@ class ValidationReport(BaseModel):
     rejected: int = 0
     warned: int = 0
     duplicates: int = 0
+    near_duplicates: int = 0
     pass_rate: float = 0.0
     min_pass_rate: float
     gate_passed: bool = True
@@ -249,8 +250,9 @@ def validate_file(
     # conversation digest -> record id of its first valid row (~100 bytes a row: ~100 MB at
     # 1M rows, within the stage's bound; a packed table saved memory nobody needed)
     seen: dict[int, Any] = {}
+    near_index = near_duplicate_index(validation) if "dedupe.near_duplicate" in active else None
     shared_tools = SharedTools()
-    n = valid = rejected = warned = duplicates = 0
+    n = valid = rejected = warned = duplicates = near_duplicates = 0
     row_keys = ("messages", "tools") if is_tool_calling(projection) else ("messages",)
 
     def note(code: str, record_id: Any, message: str) -> None:
@@ -299,7 +301,7 @@ def validate_file(
                 record_id = row.get("record_id", index)
                 context = {k: v for k, v in row.items() if k not in row_keys}
             conv = Conversation(row, context, record_id, validation, projection, seen,
-                                tools_text)
+                                tools_text, near_index)
             codes: list[str] = []
             reasons: list[str] = []
             is_error = False
@@ -316,6 +318,8 @@ def validate_file(
                     break  # nothing else can be checked without messages
             if codes and "dedupe.duplicate" in codes:
                 duplicates += 1
+            if codes and "dedupe.near_duplicate" in codes:
+                near_duplicates += 1
             if is_error:
                 rejected += 1
                 _write_reject(rej, record_id, codes, reasons, row)
@@ -325,6 +329,8 @@ def validate_file(
                 warned += 1
             if conv.digest is not None:
                 seen.setdefault(conv.digest, record_id)
+            if conv.near_probe is not None:
+                near_index.add(conv.near_probe, record_id)
             # A row that passes is written as it was read, minus `_sdg` (see _split_projected).
             out.write(_dump_line(row) if head is None else head)
 
@@ -361,7 +367,8 @@ def validate_file(
                                            stage="project", description=""))
     report = ValidationReport(
         records_in=n, projection_rejects=projection_rejects, valid=valid, rejected=rejected,
-        warned=warned, duplicates=duplicates, pass_rate=round(pass_rate, 6),
+        warned=warned, duplicates=duplicates, near_duplicates=near_duplicates,
+        pass_rate=round(pass_rate, 6),
         min_pass_rate=validation.min_pass_rate, gate_passed=pass_rate >= validation.min_pass_rate,
         checks=counts, examples=examples, repairs=dict(repairs),
     )
@@ -369,6 +376,15 @@ def validate_file(
     if not report.gate_passed:
         raise GateFailed(gate_message(report), report)
     return report
+
+
+def near_duplicate_index(validation: ValidationConfig) -> Any:
+    """The run's near-duplicate index (imported here: numpy and datasketch load only when the
+    check runs)."""
+    from sdgflow.quality.near_dup import NearDuplicateIndex
+
+    cfg = validation.near_duplicate
+    return NearDuplicateIndex(cfg.threshold, cfg.num_perm, cfg.shingle_words)
 
 
 def gate_message(report: ValidationReport) -> str:

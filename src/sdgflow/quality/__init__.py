@@ -1,0 +1,1 @@
+"""Data quality beyond structure: near-duplicates, diversity figures, build comparison."""

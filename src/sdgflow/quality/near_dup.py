@@ -1,0 +1,185 @@
+"""Near-duplicate conversations: MinHash over word shingles, LSH bands, a compact index.
+
+datasketch computes each row's MinHash (its `affine32` scheme, one set of permutations for the
+run) and chooses the LSH's bands and rows for the threshold (`_optimal_param`, weighted toward
+recall: a missed near-duplicate costs more here than a candidate checked for nothing). Its own
+index, `MinHashLSH`, keeps a dict of sets per band: ~3.6 KB a row measured at 128 permutations,
+3.6 GB at 1M rows. This index keeps, per row, one 32-bit key and a 32-bit row number per band
+in sorted numpy runs, and a 4-bit sketch of each of its MinHash values, which checks a
+candidate's Jaccard estimate (and so also discards 32-bit key collisions): at 128 permutations
+and 0.8, 12 bands x 8 + 64 + 8 = ~170 bytes a row (bench/bench_postprocess.py prints it).
+"""
+
+from __future__ import annotations
+
+import zlib
+from array import array
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+# Multipliers that fold a band's r values into one key (odd 64-bit constants: a product sum
+# mod 2^64 of distinct bands collides with probability ~2^-32 once folded to 32 bits).
+_FOLD = np.random.default_rng(0x5EED).integers(1, 2**63, size=1024, dtype=np.uint64) | 1
+_PENDING_MAX = 1 << 14  # keys buffered in a dict before they become a sorted run
+_RUN_MAX = 1 << 22  # runs merge up to this many keys, so a merge never copies the whole index
+_CHUNK_ROWS = 1 << 12  # rows per block of sketches (256 KiB at 128 permutations)
+_SKETCH_BITS = 4
+# Estimated Jaccard from the sketch a candidate needs: the threshold less this slack (the
+# estimate's standard deviation is ~0.04 at 128 permutations near 0.8).
+_SLACK = 0.05
+
+
+@dataclass(slots=True)
+class Probe:
+    """One row's MinHash values, band keys, which keys the index holds and their rows."""
+
+    signature: np.ndarray
+    keys: np.ndarray
+    known: np.ndarray
+    candidates: set[int]
+
+
+class NearDuplicateIndex:
+    """Rows added so far, queried for the earliest one whose estimated Jaccard similarity with
+    a new row's shingles is at least about `threshold`."""
+
+    def __init__(self, threshold: float = 0.8, num_perm: int = 128, shingle_words: int = 3,
+                 seed: int = 1) -> None:
+        from datasketch import MinHash
+        from datasketch.lsh import _optimal_param
+
+        self.threshold = threshold
+        self.num_perm = num_perm
+        self.shingle_words = shingle_words
+        self.bands, self.rows = _optimal_param(threshold, num_perm, 0.2, 0.8)
+        self._minhash = MinHash
+        self._permutations = MinHash(num_perm=num_perm, seed=seed).permutations
+        self._band_salt = (np.arange(self.bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        self._pending: dict[int, int] = {}
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
+        self._sketches: list[np.ndarray] = []
+        self._ids = array("q")
+        self._other_ids: dict[int, Any] = {}  # row number -> a record id that is no int
+        self._tokens: dict[str, int] = {}
+        self.added = 0
+
+    # -- rows ------------------------------------------------------------------------------
+
+    def probe(self, words: list[str]) -> Probe | None:
+        """A row's signature and what the index holds of its band keys (None: no words)."""
+        if not words:
+            return None
+        signature = self._signature(words)
+        keys = self._keys(signature)
+        known = np.zeros(len(keys), dtype=bool)
+        candidates: set[int] = set()
+        for i, key in enumerate(keys.tolist()):
+            row = self._pending.get(key)
+            if row is not None:
+                known[i] = True
+                candidates.add(row)
+        for run_keys, run_rows in self._runs:
+            at = np.searchsorted(run_keys, keys)
+            at[at >= len(run_keys)] = 0
+            hit = run_keys[at] == keys
+            if hit.any():
+                known |= hit
+                candidates.update(run_rows[at[hit]].tolist())
+        return Probe(signature, keys, known, candidates)
+
+    def match(self, probe: Probe) -> tuple[Any, float] | None:
+        """(record id, estimated Jaccard) of the earliest added row resembling the probed one."""
+        if not probe.candidates:
+            return None
+        sketch = self._sketch(probe.signature)
+        cut = self.threshold - _SLACK
+        for row in sorted(probe.candidates):
+            estimate = self._estimate(sketch, row)
+            if estimate >= cut:
+                return self._record_id(row), estimate
+        return None
+
+    def add(self, probe: Probe, record_id: Any) -> None:
+        """Index the probed row (call before probing another)."""
+        row = self.added
+        self.added += 1
+        if isinstance(record_id, int) and not isinstance(record_id, bool) \
+                and -2**63 <= record_id < 2**63:
+            self._ids.append(record_id)
+        else:
+            self._ids.append(0)
+            self._other_ids[row] = record_id
+        if row % _CHUNK_ROWS == 0:
+            self._sketches.append(np.zeros((_CHUNK_ROWS, self.num_perm * _SKETCH_BITS // 8),
+                                           dtype=np.uint8))
+        self._sketches[-1][row % _CHUNK_ROWS] = self._sketch(probe.signature)
+        pending = self._pending
+        # A key already indexed keeps its first row: matches name the earliest record.
+        for key in probe.keys[~probe.known].tolist():
+            pending.setdefault(key, row)
+        if len(pending) >= _PENDING_MAX:
+            self._flush()
+
+    def _signature(self, words: list[str]) -> np.ndarray:
+        """The MinHash values of the shingles of `shingle_words` consecutive words."""
+        cache = self._tokens
+        if len(cache) > 200_000:  # a vocabulary cache, emptied so memory stays flat
+            cache.clear()
+        hashes = np.fromiter((cache.get(w) or cache.setdefault(w, zlib.crc32(w.encode()))
+                              for w in words), dtype=np.uint32, count=len(words))
+        k = min(self.shingle_words, len(hashes))
+        count = len(hashes) - k + 1
+        shingles = hashes[:count].copy()
+        for j in range(1, k):  # an order-dependent mix of k consecutive word hashes
+            shingles = shingles * np.uint32(0x01000193) ^ hashes[j:count + j]
+        minhash = self._minhash(num_perm=self.num_perm, permutations=self._permutations,
+                                scheme="affine32", hashfunc=int)
+        minhash.update_batch(np.unique(shingles).tolist())
+        return minhash.hashvalues
+
+    def _keys(self, signature: np.ndarray) -> np.ndarray:
+        bands = signature[:self.bands * self.rows].astype(np.uint64).reshape(self.bands,
+                                                                              self.rows)
+        folded = (bands * _FOLD[:self.rows]).sum(axis=1, dtype=np.uint64) ^ self._band_salt
+        return ((folded >> np.uint64(32)) ^ (folded & np.uint64(0xFFFFFFFF))).astype(np.uint32)
+
+    # -- storage -----------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        keys = np.fromiter(self._pending.keys(), dtype=np.uint32, count=len(self._pending))
+        rows = np.fromiter(self._pending.values(), dtype=np.uint32, count=len(self._pending))
+        self._pending = {}
+        order = np.argsort(keys, kind="stable")
+        run = (keys[order], rows[order])
+        # Merge equal-sized neighbours (a binary counter): O(log n) runs, each key copied
+        # O(log n) times, and no merge beyond _RUN_MAX.
+        while self._runs and len(self._runs[-1][0]) <= len(run[0]) \
+                and len(self._runs[-1][0]) + len(run[0]) <= _RUN_MAX:
+            older = self._runs.pop()
+            keys = np.concatenate([older[0], run[0]])
+            rows = np.concatenate([older[1], run[1]])
+            order = np.argsort(keys, kind="stable")
+            run = (keys[order], rows[order])
+        self._runs.append(run)
+
+    def _sketch(self, signature: np.ndarray) -> np.ndarray:
+        low = (signature & 0xF).astype(np.uint8)
+        return (low[0::2] << 4) | low[1::2]
+
+    def _estimate(self, sketch: np.ndarray, row: int) -> float:
+        other = self._sketches[row // _CHUNK_ROWS][row % _CHUNK_ROWS]
+        same = sketch ^ other
+        equal = int(np.count_nonzero((same & 0xF0) == 0) + np.count_nonzero((same & 0x0F) == 0))
+        # b-bit MinHash (Li & Koenig): P(equal low bits) = J + (1 - J) / 2^b.
+        chance = 1 / (1 << _SKETCH_BITS)
+        return max(0.0, (equal / self.num_perm - chance) / (1 - chance))
+
+    def _record_id(self, row: int) -> Any:
+        return self._other_ids.get(row, self._ids[row]) if self._other_ids else self._ids[row]
+
+    def nbytes(self) -> int:
+        """Bytes held by the index's arrays (runs, sketches, ids), the pending dict aside."""
+        return (sum(k.nbytes + r.nbytes for k, r in self._runs)
+                + sum(s.nbytes for s in self._sketches) + self._ids.itemsize * len(self._ids))
