@@ -20,12 +20,15 @@ import jinja2
 import json_repair
 import openai
 import pytest
+import typer
 import yaml
 
+from sdgflow.ratelimit_headers import RATELIMIT_HEADERS, parse_duration
 from sdgflow.simulator import SimulatorSettings, create_app
 from sdgflow.simulator.app import fingerprint
 from sdgflow.simulator.conversations import choose_tool, parse_tools
 from sdgflow.simulator.faults import Outcome, plan_faults
+from sdgflow.simulator.limits import PerMinuteLimits
 
 RECIPE = Path(__file__).resolve().parents[2] / "configs" / "customer_support_tools.yaml"
 
@@ -611,3 +614,203 @@ def test_served_connections_have_tcp_nodelay() -> None:
 
     asyncio.run(main())
     assert seen and seen[0] != 0
+
+
+# -- per-minute limits ---------------------------------------------------------------------------
+
+def post_chats(app: Any, bodies: list[dict[str, Any]]) -> tuple[list[httpx2.Response], dict]:
+    """POST each body in turn to the in-process app; the answers and /sim/stats after."""
+
+    async def go() -> tuple[list[httpx2.Response], dict]:
+        async with httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://offline"
+        ) as raw:
+            answers = [await raw.post("/v1/chat/completions", json=body) for body in bodies]
+            return answers, (await raw.get("/sim/stats")).json()
+
+    return asyncio.run(go())
+
+
+def chat_body(content: str = "hi", model: str = "sim-model", **params: Any) -> dict[str, Any]:
+    return {"model": model, "messages": [{"role": "user", "content": content}], **params}
+
+
+def test_rpm_refuses_above_the_limit_with_openai_style_429s() -> None:
+    # 3 a minute refill one request per 20 s: six requests in a row get three answers.
+    app = create_app(SimulatorSettings(latency=0.0, rpm=3, tpm=10_000))
+    answers, stats = post_chats(app, [chat_body(f"q{i}", max_tokens=100) for i in range(6)])
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429, 429]
+    assert stats["by_status"] == {"200": 3, "429": 3}
+    assert stats["rate_limited"] == {"requests": 3}
+    for answer in answers:
+        assert set(RATELIMIT_HEADERS) <= set(answer.headers), answer.headers
+        assert answer.headers["x-ratelimit-limit-requests"] == "3"
+        assert answer.headers["x-ratelimit-limit-tokens"] == "10000"
+        for kind in ("requests", "tokens"):
+            reset = parse_duration(answer.headers[f"x-ratelimit-reset-{kind}"])
+            assert reset is not None and 0 < reset <= 60
+    assert [a.headers["x-ratelimit-remaining-requests"] for a in answers] == [
+        "2", "1", "0", "0", "0", "0"
+    ]
+    # Each admitted request takes prompt tokens ("qN": 2 chars, 0 tokens) plus max_tokens.
+    assert [a.headers["x-ratelimit-remaining-tokens"] for a in answers[:3]] == [
+        "9900", "9800", "9700"
+    ]
+    refused = answers[3]
+    error = refused.json()["error"]
+    assert error["type"] == "requests" and error["code"] == "rate_limit_exceeded"
+    assert "on requests per min (RPM): Limit 3, Used 3, Requested 1." in error["message"]
+    assert "Please try again in " in error["message"]
+    wait_ms = int(refused.headers["retry-after-ms"])
+    assert 0 < wait_ms <= 20_000
+    assert int(refused.headers["retry-after"]) == math.ceil(wait_ms / 1000)
+    # The openai client sees a RateLimitError it can read the limit from.
+    with pytest.raises(openai.RateLimitError) as err:
+        asyncio.run(client_for(app).chat.completions.create(**chat_body("again")))
+    assert err.value.code == "rate_limit_exceeded"
+
+
+def test_tpm_counts_prompt_and_max_tokens_per_model() -> None:
+    app = create_app(SimulatorSettings(latency=0.0, tpm=1000))
+    prompt = "x" * 400  # 100 tokens at 4 characters a token
+    answers, stats = post_chats(
+        app,
+        [
+            chat_body(prompt, max_tokens=300),  # 400 of 1000
+            chat_body(prompt, max_tokens=300, seed=1),  # 800
+            chat_body(prompt, max_tokens=300, seed=2),  # would be 1200: refused
+            chat_body(prompt, model="openai/gpt-oss-20b", max_tokens=300),  # its own bucket
+            chat_body(prompt, max_tokens=5000),  # larger than the whole limit
+        ],
+    )
+    assert [a.status_code for a in answers] == [200, 200, 429, 200, 429]
+    assert [a.headers["x-ratelimit-remaining-tokens"] for a in answers[:2]] == ["600", "200"]
+    assert "x-ratelimit-limit-requests" not in answers[0].headers  # no RPM set, none announced
+    assert answers[3].headers["x-ratelimit-remaining-tokens"] == "600"
+    limited = answers[2].json()["error"]
+    assert limited["type"] == "tokens"
+    assert "on tokens per min (TPM): Limit 1000, Used 800, Requested 400." in limited["message"]
+    assert "retry-after" in answers[2].headers
+    too_large = answers[4].json()["error"]
+    assert too_large["type"] == "tokens" and too_large["message"].startswith("Request too large")
+    assert "retry-after" not in answers[4].headers  # no wait would help
+    assert stats["rate_limited"] == {"tokens": 2}
+
+
+def test_no_limits_no_ratelimit_headers() -> None:
+    answers, stats = post_chats(create_app(SimulatorSettings(latency=0.0)), [chat_body()])
+    assert answers[0].status_code == 200
+    assert not [h for h in answers[0].headers if h.startswith("x-ratelimit")]
+    assert stats["rate_limited"] == {}
+
+
+def test_limit_buckets_refill_continuously() -> None:
+    now = [100.0]
+    limits = PerMinuteLimits(60, None, clock=lambda: now[0])  # one request a second
+    admitted = [limits.admit("m", 0).refused_on is None for _ in range(61)]
+    assert admitted == [True] * 60 + [False]
+    refused = limits.admit("m", 0)
+    assert refused.headers["retry-after-ms"] == "1000"
+    assert refused.headers["x-ratelimit-reset-requests"] == "1m0s"
+    now[0] += 0.5
+    assert limits.admit("m", 0).refused_on == "requests"
+    now[0] += 0.5
+    admitted_now = limits.admit("m", 0)
+    assert admitted_now.refused_on is None
+    assert admitted_now.headers["x-ratelimit-remaining-requests"] == "0"
+    now[0] += 30.0
+    half = limits.admit("m", 0).headers
+    assert half["x-ratelimit-remaining-requests"] == "29"
+    assert half["x-ratelimit-reset-requests"] == "31s"
+    assert limits.admit("other", 0).headers["x-ratelimit-remaining-requests"] == "59"
+
+
+def test_serve_sim_options_reach_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from sdgflow.simulator import server
+
+    seen: list[SimulatorSettings] = []
+    monkeypatch.setattr(server, "serve", lambda settings, **_: seen.append(settings))
+    result = CliRunner().invoke(
+        _serve_sim_app(),
+        ["--rpm", "3000", "--tpm", "90000", "--rate-html", "0.1", "--rate-cut-body", "0.2",
+         "--rate-stall", "0.3"],
+    )
+    assert result.exit_code == 0, result.output
+    (settings,) = seen
+    assert (settings.rpm, settings.tpm) == (3000, 90000)
+    assert (settings.rate_html, settings.rate_cut_body, settings.rate_stall) == (0.1, 0.2, 0.3)
+    bad = CliRunner().invoke(_serve_sim_app(), ["--rpm", "0"])
+    assert bad.exit_code != 0 and "--rpm" in bad.output
+
+
+def _serve_sim_app() -> typer.Typer:
+    from sdgflow.cli.serve_sim import serve_sim
+
+    one = typer.Typer()
+    one.command()(serve_sim)
+    return one
+
+
+# -- misbehaving proxies -------------------------------------------------------------------------
+
+
+def test_fault_html_is_a_200_error_page() -> None:
+    answers, stats = post_chats(
+        create_app(SimulatorSettings(latency=0.0, rate_html=1.0, rpm=10)), [chat_body()]
+    )
+    (page,) = answers
+    assert page.status_code == 200
+    assert page.headers["x-ratelimit-remaining-requests"] == "9"
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.content == b"<html><body>502 Bad Gateway</body></html>"
+    assert stats["by_status"] == {"html": 1} and stats["completed"] == 0
+
+
+def test_fault_cut_body_is_a_complete_message_with_truncated_json() -> None:
+    settings = SimulatorSettings(latency=0.0, rate_cut_body=1.0)
+    answers, stats = post_chats(create_app(settings), [chat_body(seed=s) for s in range(5)])
+    whole, _ = post_chats(create_app(SimulatorSettings(latency=0.0)), [chat_body(seed=0)])
+    for cut in answers:
+        assert cut.status_code == 200 and cut.headers["content-type"] == "application/json"
+        assert int(cut.headers["content-length"]) == len(cut.content)
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(cut.content)
+    assert whole[0].content.startswith(answers[0].content)
+    assert len(answers[0].content) < len(whole[0].content)
+    assert stats["by_status"] == {"cut_body": 5}
+
+
+def test_fault_stall_sends_headers_then_never_finishes(tmp_path: Path) -> None:
+    from sdgflow.simulator.process import SimProcess
+
+    async def read_some(url: str) -> tuple[int, httpx2.Headers, bytes]:
+        async with (
+            httpx2.AsyncClient(base_url=url, timeout=5) as raw,
+            raw.stream("POST", "/v1/chat/completions", json=chat_body()) as answer,
+        ):
+            received = b""
+            async for chunk in answer.aiter_raw():
+                received += chunk
+                if len(received) >= 3:  # three keep-alive spaces, and still no answer
+                    break
+            return answer.status_code, answer.headers, received
+
+    with SimProcess(tmp_path, "--latency", "0", "--rate-stall", "1", "--hang-seconds", "30",
+                    "--rpm", "100") as sim:
+        status, headers, received = asyncio.run(read_some(sim.url))
+        assert (status, headers["content-type"]) == (200, "application/json")
+        assert headers["x-ratelimit-limit-requests"] == "100"
+        assert received.strip() == b"" and len(received) >= 3
+        stats = wait_for_stats(sim, lambda s: s["by_status"].get("stall") == 1)
+    assert stats["completed"] == 0
+
+
+def wait_for_stats(sim: Any, condition: Any, timeout: float = 30.0) -> dict[str, Any]:
+    """Poll /sim/stats until `condition` holds (the server counts a stall once the client left)."""
+    deadline = time.monotonic() + timeout
+    while not condition(stats := sim.stats()):
+        assert time.monotonic() < deadline, stats
+        time.sleep(0.05)
+    return stats

@@ -61,6 +61,26 @@ def serve_sim(
     rate_reasoning: Annotated[float, _rate("rate_reasoning")] = 0.0,
     rate_reasoning_only: Annotated[float, _rate("rate_reasoning_only")] = 0.0,
     rate_empty_choices: Annotated[float, _rate("rate_empty_choices")] = 0.0,
+    rate_html: Annotated[float, _rate("rate_html")] = 0.0,
+    rate_cut_body: Annotated[float, _rate("rate_cut_body")] = 0.0,
+    rate_stall: Annotated[float, _rate("rate_stall")] = 0.0,
+    rpm: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Requests per minute per model, like a hosted API: 429 with Retry-After above "
+            "it, x-ratelimit-* headers on every answer.",
+            rich_help_panel="Per-minute limits",
+        ),
+    ] = None,
+    tpm: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Tokens per minute per model (prompt size + max_tokens, as OpenAI counts).",
+            rich_help_panel="Per-minute limits",
+        ),
+    ] = None,
     rate_extra_turns: Annotated[
         float,
         typer.Option(
@@ -122,6 +142,11 @@ def serve_sim(
             rate_reasoning=rate_reasoning,
             rate_reasoning_only=rate_reasoning_only,
             rate_empty_choices=rate_empty_choices,
+            rate_html=rate_html,
+            rate_cut_body=rate_cut_body,
+            rate_stall=rate_stall,
+            rpm=rpm,
+            tpm=tpm,
             rate_extra_turns=rate_extra_turns,
             log_requests=log_requests,
             batch_api=batch_api,

@@ -40,6 +40,7 @@ from starlette.types import Receive, Scope, Send
 
 from sdgflow.simulator.conversations import generate_reply
 from sdgflow.simulator.faults import FaultPlan, Outcome, plan_faults
+from sdgflow.simulator.limits import PerMinuteLimits
 from sdgflow.simulator.render import CHARS_PER_TOKEN, render
 from sdgflow.simulator.settings import SimulatorSettings
 from sdgflow.simulator.stats import RequestLog, SimStats
@@ -57,6 +58,11 @@ FINGERPRINT_FIELDS = (
 # Over HTTP the client's own read timeout fires first; this margin keeps the server from
 # answering a hung request with an error just before the client gives up.
 HANG_TIMEOUT_GRACE = 0.25
+# The `html` fault: what nginx and most load balancers put in front of a failed upstream.
+HTML_ERROR_PAGE = b"<html><body>502 Bad Gateway</body></html>"
+# The `stall` fault sends one space this often: well under any read timeout, so only a deadline
+# on the whole request ends it.
+STALL_TRICKLE_SECONDS = 0.1
 
 
 class SimulatedConnectionReset(httpx2.ReadError):
@@ -85,6 +91,18 @@ def prompt_text(messages: list[Any]) -> str:
         elif isinstance(content, list):
             parts.extend(p.get("text", "") for p in content if isinstance(p, dict))
     return "\n".join(parts)
+
+
+def requested_max_tokens(body: dict[str, Any]) -> int | None:
+    max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
+    return max_tokens if isinstance(max_tokens, int) else None
+
+
+def estimated_tokens(body: dict[str, Any]) -> int:
+    """What a per-minute token limit charges before answering: the prompt's size plus the
+    whole `max_tokens` (none asked: nothing reserved for the answer)."""
+    prompt = len(prompt_text(body["messages"])) // CHARS_PER_TOKEN
+    return prompt + (requested_max_tokens(body) or 0)
 
 
 def _error_body(message: str, kind: str, code: str | None, param: str | None = None) -> bytes:
@@ -132,6 +150,40 @@ class _ResetResponse(Response):
         raise SimulatedConnectionReset("simulated connection reset by peer")
 
 
+class _StallResponse(Response):
+    """Sends a 200's headers, then a space every STALL_TRICKLE_SECONDS, never the answer.
+
+    Like a gateway that keeps a slow upstream's connection alive with whitespace before the JSON
+    (valid JSON lets it) and whose upstream then never answers: every read gets a byte, so a
+    per-read timeout never fires. It ends when the client leaves (or, in-process, cancels) or
+    after `hang_seconds`, when the connection drops.
+    """
+
+    media_type = "application/json"
+
+    def __init__(self, hang_seconds: float, on_end: Callable[[], None],
+                 headers: dict[str, str]) -> None:
+        super().__init__(None, status_code=200, headers=headers)
+        self._hang_seconds, self._on_end = hang_seconds, on_end
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # No Content-Length: the body goes out chunked, with no end the client could count to.
+        headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._hang_seconds
+        try:
+            while loop.time() < give_up:
+                try:
+                    await asyncio.wait_for(_disconnected(receive), STALL_TRICKLE_SECONDS)
+                    return  # the client gave up
+                except TimeoutError:
+                    await send({"type": "http.response.body", "body": b" ", "more_body": True})
+        finally:
+            self._on_end()
+        raise SimulatedConnectionReset("simulated stall: hang_seconds passed, connection dropped")
+
+
 class Simulator:
     """One simulated endpoint: its settings, its slots and its counters."""
 
@@ -140,6 +192,11 @@ class Simulator:
         self.stats = SimStats()
         self.models = frozenset(settings.models)
         self.log = RequestLog(settings.log_requests) if settings.log_requests else None
+        self.limits = (
+            PerMinuteLimits(settings.rpm, settings.tpm)
+            if settings.rpm is not None or settings.tpm is not None
+            else None
+        )
         self._auth = f"Bearer {settings.api_key}" if settings.api_key is not None else None
         # Created per event loop: asyncio primitives bind to the loop that first waits on them,
         # and one app may serve several loops in tests (one asyncio.run each).
@@ -164,8 +221,11 @@ class Simulator:
         fp: str | None = None,
         attempt: int = 0,
         headers: dict[str, str] | None = None,
+        label: str | None = None,
     ) -> Response:
-        label = str(status)
+        """`label` counts the answer under another name than its status (a 200 that is no
+        answer: html, cut_body)."""
+        label = label or str(status)
 
         def on_sent() -> None:
             self.stats.answered(label, fp)
@@ -224,6 +284,20 @@ class Simulator:
 
         fp = fingerprint(body)
         attempt = stats.next_attempt(fp)
+        # The x-ratelimit-* headers every answer from here on carries (none without limits).
+        limit_headers: dict[str, str] = {}
+        if self.limits is not None:
+            admission = self.limits.admit(model, estimated_tokens(body))
+            limit_headers = admission.headers
+            if admission.refused_on is not None:
+                stats.rate_limited[admission.refused_on] += 1
+                return self._respond(
+                    _error_body(admission.message, admission.refused_on, "rate_limit_exceeded"),
+                    429,
+                    fp,
+                    attempt,
+                    limit_headers,
+                )
         plan = plan_faults(self.settings, fp, attempt)
         if plan.outcome is Outcome.RATE_LIMITED:
             # Rejected at the door, like a gateway's rate limiter: no slot is used.
@@ -237,7 +311,7 @@ class Simulator:
                 429,
                 fp,
                 attempt,
-                {"retry-after": f"{retry_after:g}"},
+                {**limit_headers, "retry-after": f"{retry_after:g}"},
             )
 
         slots = self.slots()
@@ -272,12 +346,30 @@ class Simulator:
                 500,
                 fp,
                 attempt,
+                limit_headers,
+            )
+        if plan.outcome is Outcome.HTML:
+            html = {**limit_headers, "content-type": "text/html; charset=utf-8"}
+            return self._respond(HTML_ERROR_PAGE, 200, fp, attempt, html, label="html")
+        if plan.outcome is Outcome.STALL:
+            return _StallResponse(
+                self.settings.hang_seconds,
+                lambda: self._ended("stall", fp, attempt),
+                limit_headers,
             )
         payload = self._completion(body, model, fp, attempt, plan)
         if plan.outcome is Outcome.RESET:
             self._ended("reset", fp, attempt)
-            return _ResetResponse(payload)
-        return self._respond(payload, 200, fp, attempt)
+            return _ResetResponse(payload, headers=limit_headers)
+        if plan.outcome is Outcome.CUT_BODY:
+            # A body cut short with a Content-Length that promises more is `reset` (the client
+            # sees the connection close mid-body). This is the cut that reaches the JSON parser:
+            # an upstream that ends its body by closing the connection (no Content-Length, not
+            # chunked) and dies mid-body looks finished to the proxy, which forwards it as a
+            # complete answer, with a Content-Length of its own or as an ended HTTP/2 stream.
+            cut = payload[: max(1, int(len(payload) * (0.3 + 0.6 * plan.cut)))]
+            return self._respond(cut, 200, fp, attempt, limit_headers, label="cut_body")
+        return self._respond(payload, 200, fp, attempt, limit_headers)
 
     def _latency(self, plan: FaultPlan) -> float:
         jitter = self.settings.latency_jitter
@@ -297,6 +389,10 @@ class Simulator:
                 _disconnected(request.receive),
                 read_timeout + HANG_TIMEOUT_GRACE if times_out else limit,
             )  # type: ignore[operator]
+        except asyncio.CancelledError:
+            # In-process, a client's own deadline cancels the request (and this app) outright.
+            self._ended("hang", fp, attempt)
+            raise
         except TimeoutError:
             if times_out:
                 # Still connected past the client's read timeout: only an in-process client
@@ -319,8 +415,7 @@ class Simulator:
             settings_seed=self.settings.seed,
             extra_turns_rate=self.settings.rate_extra_turns,
         )
-        max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
-        rendered = render(reply, plan, max_tokens if isinstance(max_tokens, int) else None)
+        rendered = render(reply, plan, requested_max_tokens(body))
         message: dict[str, Any] = {"role": "assistant", "content": rendered.content}
         if rendered.reasoning_content is not None:
             message["reasoning_content"] = rendered.reasoning_content

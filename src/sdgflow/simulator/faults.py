@@ -23,6 +23,10 @@ class Outcome(StrEnum):
     HANG = "hang"
     RESET = "reset"
     EMPTY_CHOICES = "empty_choices"
+    # What a proxy or load balancer in front of the model does to a 200 answer.
+    HTML = "html"
+    CUT_BODY = "cut_body"
+    STALL = "stall"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,19 +47,25 @@ class FaultPlan:
     jitter: float
 
 
-# 16 uniform draws from one 64-byte digest: 4 bytes each gives 1/2**32 resolution, plenty.
+# 16 uniform draws per 64-byte digest: 4 bytes each gives 1/2**32 resolution, plenty.
 _DRAWS = 16
 _SCALE = float(1 << 32)
 
 
-def _uniforms(seed: int, fingerprint: str, attempt: int) -> list[float]:
-    digest = hashlib.blake2b(f"{seed}|{fingerprint}|{attempt}".encode(), digest_size=64).digest()
+def _uniforms(seed: int, fingerprint: str, attempt: int, block: int = 0) -> list[float]:
+    # Block 0 keeps its original key, so adding draws changed no earlier decision.
+    key = f"{seed}|{fingerprint}|{attempt}" + (f"|{block}" if block else "")
+    digest = hashlib.blake2b(key.encode(), digest_size=64).digest()
     return [int.from_bytes(digest[i * 4 : i * 4 + 4], "big") / _SCALE for i in range(_DRAWS)]
 
 
 def plan_faults(settings: SimulatorSettings, fingerprint: str, attempt: int) -> FaultPlan:
     """Decide the faults of attempt `attempt` (0-based) of the request `fingerprint`."""
     u = _uniforms(settings.seed, fingerprint, attempt)
+    if settings.rate_html or settings.rate_cut_body or settings.rate_stall:
+        u += _uniforms(settings.seed, fingerprint, attempt, block=1)
+    else:
+        u += [1.0] * _DRAWS  # never below a rate: the second digest is not worth hashing
     # u < rate with u in [0, 1): rate 0 never fires, rate 1 always does.
     outcome = Outcome.OK
     for draw, rate, candidate in (
@@ -64,6 +74,9 @@ def plan_faults(settings: SimulatorSettings, fingerprint: str, attempt: int) -> 
         (u[2], settings.rate_hang, Outcome.HANG),
         (u[3], settings.rate_reset, Outcome.RESET),
         (u[4], settings.rate_empty_choices, Outcome.EMPTY_CHOICES),
+        (u[16], settings.rate_html, Outcome.HTML),
+        (u[17], settings.rate_cut_body, Outcome.CUT_BODY),
+        (u[18], settings.rate_stall, Outcome.STALL),
     ):
         if draw < rate:
             outcome = candidate

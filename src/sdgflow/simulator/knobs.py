@@ -18,4 +18,7 @@ FAULT_HELP: dict[str, str] = {
     "rate_reasoning": "add reasoning (reasoning_content, reasoning, or inline <think>)",
     "rate_reasoning_only": "send only reasoning: content empty or null",
     "rate_empty_choices": "answer 200 with choices: []",
+    "rate_html": "answer 200 with a proxy's HTML error page (text/html, 502 Bad Gateway)",
+    "rate_cut_body": "answer 200 with the JSON body cut short (a complete but truncated message)",
+    "rate_stall": "send the headers, then trickle whitespace and never finish the body",
 }

@@ -40,6 +40,10 @@ class SimulatorSettings(BaseModel):
     rate_reasoning: Probability = 0.0
     rate_reasoning_only: Probability = 0.0
     rate_empty_choices: Probability = 0.0
+    # Misbehaving proxies and load balancers in front of the model (issue 14, item 5).
+    rate_html: Probability = 0.0
+    rate_cut_body: Probability = 0.0
+    rate_stall: Probability = 0.0
     rate_extra_turns: Probability = Field(
         0.3, description="chance of one more user/assistant exchange after the grounded answer"
     )
@@ -55,6 +59,12 @@ class SimulatorSettings(BaseModel):
     )
     rate_batch_error: Probability = Field(
         0.0, description="chance that a batch line fails (500 in the batch's error file)"
+    )
+
+    # Per-minute limits per model, enforced like a hosted API (simulator/limits.py).
+    rpm: int | None = Field(None, ge=1, description="requests per minute per model; 429 above")
+    tpm: int | None = Field(
+        None, ge=1, description="tokens (prompt + max_tokens) per minute per model; 429 above"
     )
 
     log_requests: Path | None = Field(

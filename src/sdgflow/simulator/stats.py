@@ -19,6 +19,8 @@ class SimStats:
     requests: int = 0
     completed: int = 0
     by_status: Counter[str] = field(default_factory=Counter)
+    # 429s of the per-minute limits (--rpm/--tpm) by the limit that refused: requests, tokens.
+    rate_limited: Counter[str] = field(default_factory=Counter)
     in_flight: int = 0
     max_in_flight: int = 0
     queued: int = 0
@@ -66,11 +68,13 @@ class SimStats:
 
     def snapshot(self) -> dict[str, Any]:
         """GET /sim/stats. Counts cover chat requests only (a /v1/models health check is free);
-        by_status keys are HTTP codes plus "reset" and "hang"; times are seconds since start."""
+        by_status keys are HTTP codes plus "reset", "hang", "html", "cut_body" and "stall" (the
+        last three went out as 200s that are no answer); times are seconds since start."""
         return {
             "requests": self.requests,
             "completed": self.completed,
             "by_status": dict(self.by_status),
+            "rate_limited": dict(self.rate_limited),
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
             "queued": self.queued,
