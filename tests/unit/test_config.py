@@ -38,6 +38,11 @@ def test_shipped_recipe_differs_from_reference_only_where_documented(project: Pa
     body = body.replace("src/nemotron/steps/sdg/data_designer/data/", "data/")
     ours_without_switch = re.sub(r"# sdgflow: every model.*?provider: offline\n", "", ours,
                                  flags=re.DOTALL)
+    # The optional judge column and its gates (docs/quality.md): added, off by default.
+    ours_without_switch = re.sub(r"  - name: quality\n    # sdgflow: .*?(?=output_projection:)",
+                                 "", ours_without_switch, flags=re.DOTALL)
+    ours_without_switch = re.sub(r"# sdgflow: judge gates.*\Z", "", ours_without_switch,
+                                 flags=re.DOTALL)
     assert ours_without_switch == body
 
 

@@ -18,9 +18,10 @@ from pydantic import ValidationError
 
 from sdgflow.config.errors import ConfigError
 from sdgflow.config.locate import dotted, line_of
-from sdgflow.config.models import LLM_TYPES, Recipe, SubcategoryColumn
+from sdgflow.config.models import LLM_TYPES, LLMJudgeColumn, Recipe, SubcategoryColumn
 from sdgflow.config.prompts import dependency_order, template_variables
 from sdgflow.config.providers import BUILTIN_PROVIDERS
+from sdgflow.validate.config import judge_rule_problems
 
 CONFIGS_DIR = Path("configs")
 # Keys a Snakemake `--config` may carry besides recipe keys: the recipe selector and the dotlist.
@@ -69,7 +70,7 @@ def load_recipe(
     except ValidationError as exc:
         raise _from_validation_error(exc, path) from None
     _check_references(recipe, path)
-    return recipe
+    return _drop_switched_off(recipe, path)
 
 
 def _yaml_error(path: Path, exc: Exception) -> ConfigError:
@@ -261,6 +262,11 @@ def _check_references(recipe: Recipe, path: Path) -> None:
                  "...} (USD per million tokens), or cap with budget.max_tokens instead")
     projection = recipe.output_projection
     known = set(seed_fields) | {c.name for c in recipe.columns}
+    judges = {c.name: [s.name for s in c.scores] for c in recipe.columns
+              if isinstance(c, LLMJudgeColumn)}
+    for i, key, problem in judge_rule_problems(recipe.validation.judge, judges, known):
+        fail(["validation", "judge", i, key], problem,
+             "name an llm_judge column of the recipe and one of its scores")
     refs = [(k, getattr(projection, k)) for k in ("source_field", "user_field", "assistant_field")
             if hasattr(projection, k)]
     refs += [(f"metadata_fields[{j}]", f) for j, f in enumerate(projection.metadata_fields)]
@@ -268,6 +274,28 @@ def _check_references(recipe: Recipe, path: Path) -> None:
         if field not in known:
             fail(["output_projection", key], f"'{field}' is neither a seed field nor a column",
                  f"use one of: {', '.join(sorted(known))}")
+
+
+def _drop_switched_off(recipe: Recipe, path: Path) -> Recipe:
+    """The recipe without its `enabled: false` judge columns and the validation.judge rules on
+    them: the build is then the one without the column (same requests, same stage hashes)."""
+    off = {c.name for c in recipe.columns if isinstance(c, LLMJudgeColumn) and not c.enabled}
+    if not off:
+        return recipe
+    for i, col in enumerate(recipe.columns):
+        if isinstance(col, LLM_TYPES) and col.name not in off:
+            read = {name for key in ("prompt", "system_prompt") if getattr(col, key)
+                    for name in template_variables(getattr(col, key))} & off
+            if read:
+                raise ConfigError(f"prompt of '{col.name}' reads {sorted(read)}, which is "
+                                  "switched off (enabled: false)",
+                                  where=_where(path, ["columns", i, "prompt"]),
+                                  key=f"columns[{i}].prompt",
+                                  fix="switch that column on, or stop reading it")
+    validation = recipe.validation.model_copy(
+        update={"judge": [r for r in recipe.validation.judge if r.column not in off]})
+    return recipe.model_copy(update={"columns": [c for c in recipe.columns if c.name not in off],
+                                     "validation": validation})
 
 
 def _check_prompts(recipe: Recipe, path: Path, fail: Any) -> None:

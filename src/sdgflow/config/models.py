@@ -161,6 +161,9 @@ class LLMJudgeColumn(Strict):
     prompt: str
     system_prompt: str | None = None
     scores: list[JudgeScore] = Field(min_length=1)
+    # false: the column is checked, then left out of the build with the validation.judge rules
+    # on it (no request, no stage hash changes); no other column may read it then.
+    enabled: bool = Field(default=True, exclude=True)
 
 
 SamplerColumn = CategoryColumn | SubcategoryColumn | UniformColumn

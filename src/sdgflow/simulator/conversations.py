@@ -2,7 +2,9 @@
 
 For the customer-support tool-calling prompt it builds a schema-valid conversation object (the
 prompt's `{"tools": [...], "messages": [...]}` shape) from the prompt's seed facts and tool list.
-Any other prompt gets a short plain-text reply that reuses the prompt's key words. The same
+An llm_judge prompt (its "Score the above on each criterion" instructions) gets a JSON object of
+varied, mostly good scores with one sentence of reasoning each. Any other prompt gets a short
+plain-text reply that reuses the prompt's key words. The same
 (prompt, request seed, simulator seed) always gives the same reply; another request seed gives
 another one, so n records with one prompt and distinct seeds are n different samples.
 """
@@ -10,6 +12,7 @@ another one, so n records with one prompt and distinct seeds are n different sam
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import re
 from dataclasses import dataclass, field
@@ -85,6 +88,9 @@ def generate_reply(
 ) -> Reply:
     """The reply to `prompt` (all message texts joined); see the module docstring."""
     rng = reply_rng(prompt, request_seed, settings_seed)
+    judged = judge_reply(rng, prompt)  # first: a judge prompt quotes the seed facts too
+    if judged is not None:
+        return judged
     facts = parse_facts(prompt)
     tools = parse_tools(prompt)
     if tools and "order_id" in facts.values:
@@ -546,6 +552,53 @@ _STOPWORDS = frozenset(
     only return realistic persona topic style""".split()  # noqa: SIM905 - a word list reads better
 )
 _ASKS_FOR_QUERY = re.compile(r"\b(user (query|question|message)|write .{0,40}question)\b", re.I)
+
+
+# ---------------------------------------------------------------------------------------------
+# llm_judge answers
+# ---------------------------------------------------------------------------------------------
+
+# What generate.request.judge_instructions appends to a judge column's prompt.
+_JUDGE_MARK = "Score the above on each criterion."
+_CRITERION_RE = re.compile(r"^- ([A-Za-z_][\w-]*): (.*?) ?Options: (.*)$", re.MULTILINE)
+# Most synthetic rows are fine; some are weak: the share of each score, worst to best.
+_SCORE_WEIGHTS = (0.04, 0.08, 0.16, 0.36, 0.36)
+_REASON_OPENERS = ("Judged against the seed facts:", "Reading the whole conversation:",
+                   "Compared with the tool result and the policy hint:", "Overall:")
+
+
+def judge_reply(rng: random.Random, prompt: str) -> Reply | None:
+    """Scores for every criterion a judge prompt lists, or None for any other prompt."""
+    at = prompt.find(_JUDGE_MARK)
+    criteria = _CRITERION_RE.findall(prompt, at) if at >= 0 else []
+    if not criteria:
+        return None
+    answer: dict[str, Any] = {}
+    for name, _description, options in criteria:
+        levels = [part.partition(":") for part in options.split("; ") if part.strip()]
+        keys = [key.strip() for key, _, _ in levels]
+        numeric = all(_is_number(k) for k in keys)
+        if numeric:
+            keys.sort(key=float)
+        # The weights' best end meets the best option; fewer options take the top weights.
+        weights = _SCORE_WEIGHTS[-len(keys):] if len(keys) <= len(_SCORE_WEIGHTS) else None
+        key = rng.choices(keys, weights=weights)[0]
+        meaning = next((m.strip() for k, _, m in levels if k.strip() == key), "")
+        answer[name] = {
+            "score": (int(float(key)) if float(key).is_integer() else float(key)) if numeric
+            else key,
+            "reasoning": f"{rng.choice(_REASON_OPENERS)} {name.replace('_', ' ')} earns "
+                         f"{key}: {_sentence(meaning) if meaning else 'as described.'}",
+        }
+    return Reply(None, json.dumps(answer), "Each criterion scored against its options.")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _keywords(rng: random.Random, prompt: str) -> list[str]:

@@ -127,6 +127,8 @@ class Conversation:
         self.digest: int | None = None
         self.near_index = near_index  # a quality.near_dup.NearDuplicateIndex, or None
         self.near_probe: Any = None  # this row's probe of it, indexed when the row is valid
+        # llm_judge column -> {criterion: (score or None, reasoning)}, or why it is unreadable
+        self.judged: dict[str, dict[str, tuple[float | None, str]] | str] = {}
         self._verdict: Any = None
         self._final_padded: Any = None
         self._final_tokens: list[str] | None = None
@@ -1208,3 +1210,90 @@ def near_duplicate(conv: Conversation) -> list[str]:
     return [f"the conversation nearly duplicates record {found[0]}: estimated Jaccard "
             f"{found[1]:.2f} of their user and assistant text's word {cfg.shingle_words}-"
             f"shingles (validation.near_duplicate.threshold is {cfg.threshold:g})"]
+
+
+_LEADING_NUMBER = re.compile(r"^\s*(-?\d+(?:\.\d+)?)")
+
+
+def judge_answer(conv: Conversation, column: str) -> dict[str, tuple[float | None, str]] | str:
+    """The judge column's scores as {criterion: (score, reasoning)} (a score that is no number
+    is None), or a sentence saying why the answer cannot be read; parsed once per row."""
+    hit = conv.judged.get(column)
+    if hit is not None:
+        return hit
+    value = conv.context.get(column)
+    parsed: Any = value
+    if value is None:
+        result: dict[str, tuple[float | None, str]] | str = (
+            f"the row has no {column!r} value (did the judge call fail?)")
+    else:
+        if isinstance(value, str):
+            from sdgflow.project.parse import ParseError, parse_object
+            try:
+                parsed, _ = parse_object(value)
+            except ParseError as exc:
+                parsed = f"judge column {column!r} is not a JSON object: {exc}"
+        if isinstance(parsed, str):
+            result = parsed
+        elif not isinstance(parsed, dict):
+            result = f"judge column {column!r} holds a {type(parsed).__name__}, not an object"
+        else:
+            result = {name: _judged_score(entry) for name, entry in parsed.items()}
+    conv.judged[column] = result
+    return result
+
+
+def _judged_score(entry: Any) -> tuple[float | None, str]:
+    """(score, reasoning) of one criterion: `{"score": 4, "reasoning": "..."}`, or a bare
+    score; "4", "4/5" and "4 - good" read as 4."""
+    reasoning = ""
+    if isinstance(entry, dict):
+        reasoning = str(entry.get("reasoning") or entry.get("reason") or "")
+        entry = entry.get("score")
+    if isinstance(entry, bool):
+        return None, reasoning
+    if isinstance(entry, _NUMBERS):
+        return float(entry), reasoning
+    found = _LEADING_NUMBER.match(entry) if isinstance(entry, str) else None
+    return (float(found.group(1)) if found else None), reasoning
+
+
+@check("judge.unreadable",
+       "every llm_judge column named in validation.judge holds a JSON object with a numeric "
+       "score for each gated criterion", "any", enabled=lambda cfg, proj: bool(cfg.judge))
+def judge_unreadable(conv: Conversation) -> list[str]:
+    out: list[str] = []
+    for column, score, answer in _gated(conv):
+        if isinstance(answer, str):
+            problem = answer
+        elif score not in answer:
+            problem = (f"judge column {column!r} has no score for {score!r} "
+                       f"(it scored {_q(sorted(answer)) or 'nothing'})")
+        elif answer[score][0] is None:
+            problem = f"judge column {column!r} scored {score!r} with no number"
+        else:
+            continue
+        if problem not in out:
+            out.append(problem)
+    return out
+
+
+def _gated(conv: Conversation) -> Iterator[tuple[str, str, Any]]:
+    """(column, criterion, the column's answer: judge_answer) of every validation.judge rule."""
+    for rule in conv.cfg.judge:
+        yield rule.column, rule.score, judge_answer(conv, rule.column)
+
+
+@check("judge.below_min",
+       "every criterion gated in validation.judge scores at least its min (the judge's "
+       "reasoning is the sentence)", "any", enabled=lambda cfg, proj: bool(cfg.judge))
+def judge_below_min(conv: Conversation) -> list[str]:
+    out = []
+    for rule, (_, _, answer) in zip(conv.cfg.judge, _gated(conv), strict=True):
+        # (an unreadable answer is judge.unreadable's)
+        score, reasoning = (None, "") if isinstance(answer, str) else answer.get(rule.score,
+                                                                                 (None, ""))
+        if score is not None and score < rule.min:
+            out.append(f"{rule.column}.{rule.score} scored {score:g} < {rule.min:g} "
+                       f"(validation.judge): {reasoning or 'the judge gave no reasoning'}")
+    return out

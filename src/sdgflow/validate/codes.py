@@ -43,4 +43,6 @@ DEFAULT_SEVERITY: dict[str, Literal["error", "warn"]] = {
     "content.leaked_reasoning": "error",
     "dedupe.duplicate": "error",
     "dedupe.near_duplicate": "warn",
+    "judge.unreadable": "error",
+    "judge.below_min": "error",
 }

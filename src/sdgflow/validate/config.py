@@ -40,6 +40,17 @@ class NearDuplicateConfig(BaseModel):
     shingle_words: int = Field(default=3, ge=1, le=10)
 
 
+class JudgeRule(BaseModel):
+    """judge.below_min: rows whose `column` (an llm_judge column) scored `score` under `min`
+    are rejects, with the judge's reasoning as the sentence."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    column: str
+    score: str
+    min: float
+
+
 class ValidationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -67,6 +78,9 @@ class ValidationConfig(BaseModel):
     reasoning_patterns: list[str] = Field(
         default_factory=lambda: list(DEFAULT_REASONING_PATTERNS))
     near_duplicate: NearDuplicateConfig = NearDuplicateConfig()
+    # Judge gates, checked against the recipe's llm_judge columns when it loads; a rule on a
+    # judge column that is switched off (`enabled: false`) is dropped with it.
+    judge: list[JudgeRule] = []
 
     @field_validator("reasoning_patterns")
     @classmethod
@@ -116,4 +130,21 @@ class ValidationConfig(BaseModel):
         return dumped
 
 
-LATER_KEYS = ("reasoning_patterns", "near_duplicate")
+LATER_KEYS = ("reasoning_patterns", "near_duplicate", "judge")
+
+
+def judge_rule_problems(rules: list[JudgeRule], judges: dict[str, list[str]],
+                        other_columns: set[str]) -> list[tuple[int, str, str]]:
+    """(rule index, key, problem) of every rule that names no llm_judge column of the recipe
+    (`judges`: column -> its score names) or no score of it."""
+    problems = []
+    for i, rule in enumerate(rules):
+        if rule.column not in judges:
+            what = ("is not an llm_judge column" if rule.column in other_columns
+                    else "is no column of the recipe")
+            problems.append((i, "column", f"{rule.column!r} {what}; llm_judge columns: "
+                             f"{', '.join(judges) or 'none'}"))
+        elif rule.score not in judges[rule.column]:
+            problems.append((i, "score", f"{rule.score!r} is not a score of {rule.column!r}; "
+                             f"its scores: {', '.join(judges[rule.column])}"))
+    return problems

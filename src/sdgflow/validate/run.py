@@ -55,6 +55,14 @@ class Example(BaseModel):
     message: str
 
 
+class JudgeScoreStats(BaseModel):
+    """One judge criterion over every row whose answer gave it a number (valid or not)."""
+
+    count: int = 0
+    mean: float = 0.0
+    histogram: dict[str, int] = {}  # score -> rows (the first 20 distinct scores)
+
+
 class ValidationReport(BaseModel):
     records_in: int = 0
     projection_rejects: int = 0
@@ -69,6 +77,8 @@ class ValidationReport(BaseModel):
     checks: dict[str, CheckCount]
     examples: dict[str, list[Example]] = {}
     repairs: dict[str, int] = {}
+    # "<judge column>.<criterion>" -> its scores, for the columns validation.judge names
+    judge_scores: dict[str, JudgeScoreStats] = {}
 
 
 def _dump_line(obj: Any) -> bytes:
@@ -251,6 +261,7 @@ def validate_file(
     # 1M rows, within the stage's bound; a packed table saved memory nobody needed)
     seen: dict[int, Any] = {}
     near_index = near_duplicate_index(validation) if "dedupe.near_duplicate" in active else None
+    judge_scores: dict[str, JudgeScoreStats] = {}
     shared_tools = SharedTools()
     n = valid = rejected = warned = duplicates = near_duplicates = 0
     row_keys = ("messages", "tools") if is_tool_calling(projection) else ("messages",)
@@ -316,6 +327,8 @@ def validate_file(
                 is_error = is_error or severity == "error"
                 if code == "messages.missing":
                     break  # nothing else can be checked without messages
+            if conv.judged:
+                _tally_judge(conv.judged, judge_scores)
             if codes and "dedupe.duplicate" in codes:
                 duplicates += 1
             if codes and "dedupe.near_duplicate" in codes:
@@ -371,11 +384,29 @@ def validate_file(
         pass_rate=round(pass_rate, 6),
         min_pass_rate=validation.min_pass_rate, gate_passed=pass_rate >= validation.min_pass_rate,
         checks=counts, examples=examples, repairs=dict(repairs),
+        judge_scores={k: v.model_copy(update={"mean": round(v.mean / v.count, 4)})
+                      for k, v in sorted(judge_scores.items())},
     )
     Path(report_path).write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
     if not report.gate_passed:
         raise GateFailed(gate_message(report), report)
     return report
+
+
+def _tally_judge(judged: dict[str, Any], into: dict[str, JudgeScoreStats]) -> None:
+    """Add one row's judge scores (`mean` holds the running sum until the report)."""
+    for column, answer in judged.items():
+        if isinstance(answer, str):
+            continue
+        for name, (score, _) in answer.items():
+            if score is None:
+                continue
+            stats = into.setdefault(f"{column}.{name}", JudgeScoreStats())
+            stats.count += 1
+            stats.mean += score
+            key = f"{score:g}"
+            if key in stats.histogram or len(stats.histogram) < 20:
+                stats.histogram[key] = stats.histogram.get(key, 0) + 1
 
 
 def near_duplicate_index(validation: ValidationConfig) -> Any:
