@@ -636,15 +636,16 @@ def chat_body(content: str = "hi", model: str = "sim-model", **params: Any) -> d
 
 
 def test_rpm_refuses_above_the_limit_with_openai_style_429s() -> None:
-    # 3 a minute refill one request per 20 s: six requests in a row get three answers.
-    app = create_app(SimulatorSettings(latency=0.0, rpm=3, tpm=10_000))
+    # 180 a minute, enforced per second as OpenAI documents (3 a second, one per 1/3 s):
+    # six requests in a row get three answers.
+    app = create_app(SimulatorSettings(latency=0.0, rpm=180, tpm=10_000))
     answers, stats = post_chats(app, [chat_body(f"q{i}", max_tokens=100) for i in range(6)])
     assert [a.status_code for a in answers] == [200, 200, 200, 429, 429, 429]
     assert stats["by_status"] == {"200": 3, "429": 3}
     assert stats["rate_limited"] == {"requests": 3}
     for answer in answers:
         assert set(RATELIMIT_HEADERS) <= set(answer.headers), answer.headers
-        assert answer.headers["x-ratelimit-limit-requests"] == "3"
+        assert answer.headers["x-ratelimit-limit-requests"] == "180"
         assert answer.headers["x-ratelimit-limit-tokens"] == "10000"
         for kind in ("requests", "tokens"):
             reset = parse_duration(answer.headers[f"x-ratelimit-reset-{kind}"])
@@ -659,7 +660,7 @@ def test_rpm_refuses_above_the_limit_with_openai_style_429s() -> None:
     refused = answers[3]
     error = refused.json()["error"]
     assert error["type"] == "requests" and error["code"] == "rate_limit_exceeded"
-    assert "on requests per min (RPM): Limit 3, Used 3, Requested 1." in error["message"]
+    assert "on requests per min (RPM): Limit 180, Used 3, Requested 1." in error["message"]
     assert "Please try again in " in error["message"]
     wait_ms = int(refused.headers["retry-after-ms"])
     assert 0 < wait_ms <= 20_000
@@ -706,23 +707,32 @@ def test_no_limits_no_ratelimit_headers() -> None:
 
 def test_limit_buckets_refill_continuously() -> None:
     now = [100.0]
-    limits = PerMinuteLimits(60, None, clock=lambda: now[0])  # one request a second
-    admitted = [limits.admit("m", 0).refused_on is None for _ in range(61)]
-    assert admitted == [True] * 60 + [False]
+    # 480 a minute enforced per second: a second's worth (8) at once, then one per 1/8 s.
+    limits = PerMinuteLimits(480, None, clock=lambda: now[0])
+    admitted = [limits.admit("m", 0).refused_on is None for _ in range(9)]
+    assert admitted == [True] * 8 + [False]
     refused = limits.admit("m", 0)
-    assert refused.headers["retry-after-ms"] == "1000"
-    assert refused.headers["x-ratelimit-reset-requests"] == "1m0s"
-    now[0] += 0.5
+    assert refused.headers["retry-after-ms"] == "125"
+    assert refused.headers["x-ratelimit-reset-requests"] == "1s"
+    now[0] += 0.0625
     assert limits.admit("m", 0).refused_on == "requests"
-    now[0] += 0.5
+    now[0] += 0.0625
     admitted_now = limits.admit("m", 0)
     assert admitted_now.refused_on is None
     assert admitted_now.headers["x-ratelimit-remaining-requests"] == "0"
-    now[0] += 30.0
+    now[0] += 0.5
     half = limits.admit("m", 0).headers
-    assert half["x-ratelimit-remaining-requests"] == "29"
-    assert half["x-ratelimit-reset-requests"] == "31s"
-    assert limits.admit("other", 0).headers["x-ratelimit-remaining-requests"] == "59"
+    assert half["x-ratelimit-remaining-requests"] == "3"
+    assert half["x-ratelimit-reset-requests"] == "625ms"
+    assert limits.admit("other", 0).headers["x-ratelimit-remaining-requests"] == "7"
+
+
+def test_token_limits_keep_a_minute_so_one_large_request_fits() -> None:
+    now = [100.0]
+    limits = PerMinuteLimits(None, 6000, clock=lambda: now[0])
+    assert limits.admit("m", 5000).refused_on is None
+    assert limits.admit("m", 1000).refused_on is None
+    assert limits.admit("m", 1).refused_on == "tokens"
 
 
 def test_serve_sim_options_reach_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -758,7 +768,7 @@ def _serve_sim_app() -> typer.Typer:
 
 def test_fault_html_is_a_200_error_page() -> None:
     answers, stats = post_chats(
-        create_app(SimulatorSettings(latency=0.0, rate_html=1.0, rpm=10)), [chat_body()]
+        create_app(SimulatorSettings(latency=0.0, rate_html=1.0, rpm=600)), [chat_body()]
     )
     (page,) = answers
     assert page.status_code == 200

@@ -1,7 +1,8 @@
 """Per-minute request and token limits per model, enforced and announced the way OpenAI does.
 
-Each limit is a bucket that holds at most one minute's allowance and refills continuously
-(`limit / 60` per second), so a client may burst up to the limit and then gets the steady rate.
+Each limit is a bucket that refills continuously (`limit / 60` per second). The token bucket
+holds a minute's allowance; the request bucket holds one second's (the quantized enforcement
+OpenAI documents), so a client may burst a second's requests and then gets the steady rate.
 A request takes 1 from the request bucket and its estimated tokens (prompt size plus
 `max_tokens`, which OpenAI counts in full before any answer exists) from the token bucket; when
 either lacks, it is refused with 429 and takes nothing. Every admitted or refused answer carries
@@ -21,20 +22,31 @@ from sdgflow.ratelimit_headers import format_duration
 SECONDS_PER_MINUTE = 60.0
 
 
+# OpenAI: "your rate limit may be quantized, meaning we enforce it over shorter periods of
+# time": 60,000 requests/minute may be enforced as 1,000 requests/second. Requests are enforced
+# per second here, so a full minute's requests cannot go out in one burst and a build's time is
+# bounded by the limit (a token bucket keeps its minute: one request may be large).
+REQUEST_QUANTUM_S = 1.0
+
+
 @dataclass(slots=True)
 class Bucket:
-    """One minute's allowance that refills at `limit / 60` per second."""
+    """An allowance of `capacity` that refills at `limit / 60` per second."""
 
     limit: int
     level: float
     updated: float
+    capacity: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.capacity = self.capacity or float(self.limit)
 
     @property
     def per_second(self) -> float:
         return self.limit / SECONDS_PER_MINUTE
 
     def refill(self, now: float) -> None:
-        self.level = min(float(self.limit), self.level + (now - self.updated) * self.per_second)
+        self.level = min(self.capacity, self.level + (now - self.updated) * self.per_second)
         self.updated = now
 
     def wait_for(self, amount: float) -> float:
@@ -42,13 +54,13 @@ class Bucket:
         return max(0.0, (amount - self.level) / self.per_second)
 
     def used(self) -> int:
-        return round(self.limit - self.level)
+        return round(self.capacity - self.level)
 
     def headers(self, kind: str) -> dict[str, str]:
         return {
             f"x-ratelimit-limit-{kind}": str(self.limit),
             f"x-ratelimit-remaining-{kind}": str(math.floor(self.level)),
-            f"x-ratelimit-reset-{kind}": format_duration(self.wait_for(self.limit)),
+            f"x-ratelimit-reset-{kind}": format_duration(self.wait_for(self.capacity)),
         }
 
 
@@ -81,7 +93,9 @@ class PerMinuteLimits:
         bucket = self._buckets.get((model, kind))
         if bucket is None:
             # Starts full, as an account that has sent nothing this minute.
-            bucket = self._buckets[(model, kind)] = Bucket(limit, float(limit), now)
+            capacity = max(1.0, limit * REQUEST_QUANTUM_S / SECONDS_PER_MINUTE) \
+                if kind == "requests" else float(limit)
+            bucket = self._buckets[(model, kind)] = Bucket(limit, capacity, now, capacity)
         bucket.refill(now)
         return bucket
 
