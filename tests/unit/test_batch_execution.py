@@ -145,3 +145,19 @@ def test_execution_is_in_no_stage_hash() -> None:
     assert stage_specs(online) == stage_specs(batch)
     knobs = load_recipe("tiny", ["simulator.batch_seconds=30", "simulator.rate_batch_error=0.5"])
     assert stage_specs(online) == stage_specs(knobs)
+
+
+def test_expired_batches_keep_what_completed_and_the_rest_is_asked_again(
+        tmp_path: Path) -> None:
+    # Each batch expires half done: what completed is kept, a follow-up batch asks the rest,
+    # and what max_retries leaves unanswered stays failed.
+    with SimProcess(tmp_path / "sim", "--latency", "0", "--batch-seconds", "1",
+                    "--batch-expire-seconds", "0.5") as expiring:
+        outcome = run_batches(recipe_at(expiring, max_retries=1), tmp_path / "store")
+        made = sim_batches(expiring)["batches"]
+    assert [b["status"] for b in made] == ["expired"] * 4
+    assert [b["request_counts"]["total"] for b in made] == [6, 3, 4, 2]
+    assert [b["request_counts"]["completed"] for b in made] == [3, 1, 2, 1]
+    assert len(texts(tmp_path / "store")) == 4 + 3
+    assert len(outcome.failed) == 2 + 1
+    assert all("batch_expired" in error for error in outcome.failed.values())

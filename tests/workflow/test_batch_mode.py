@@ -59,16 +59,19 @@ def test_batch_build_is_the_online_build_and_switching_mode_reruns_nothing(
 JOB = """
 import sys
 from pathlib import Path
+from sdgflow.build.paths import RecipePaths
 from sdgflow.config.load import load_recipe
 from sdgflow.generate.stage import generate_shard
 from sdgflow.jobs.job import configure_logging
 
 project = Path(sys.argv[1])
 configure_logging(project / "job.log")
-recipe = load_recipe("tiny", ["models.0.execution=batch", "num_records=4"],
-                     configs_dir=project / "configs")
-generate_shard(recipe, project / "rows.parquet", project / "gen.parquet", project / "store", 4)
+recipe = load_recipe("tiny", OVERRIDES, configs_dir=project / "configs")
+store = RecipePaths.of(recipe).store
+generate_shard(recipe, project / "rows.parquet", project / "gen.parquet", store, 4)
 """
+OVERRIDES = ["models.0.execution=batch", "num_records=4"]
+JOB = JOB.replace("OVERRIDES", repr(OVERRIDES))
 RECORDS = [{"record_id": i, "topic": f"topic {i}", "persona": "busy parent"} for i in range(4)]
 
 
@@ -90,23 +93,31 @@ def sim_batches(sim: SimServer) -> dict[str, Any]:
         return json.loads(response.read())
 
 
+STATE = WORK / "store" / "batches" / "records-0-4.json"
+
+
+def job_polling(project: Path, sim: SimServer) -> tuple[subprocess.Popen, list[str], str]:
+    """The generate job of records 0-3 on `sim`, once it has recorded its batch and polls."""
+    point_recipe_at(project, "default", sim)
+    pq.write_table(pa.Table.from_pylist(RECORDS), project / "rows.parquet")
+    argv = [sys.executable, "-c", JOB, str(project)]
+    job = subprocess.Popen(argv, cwd=project, env=job_env(project),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    # The sync point: the batch id on disk, which the job writes before it starts polling.
+    while (batch_id := recorded_batch(project / STATE)) is None:
+        assert job.poll() is None, f"the job ended before recording its batch: {job.stderr}"
+        assert time.monotonic() < deadline, "no batch recorded within 120 s"
+        time.sleep(0.02)
+    return job, argv, batch_id
+
+
 def test_kill_9_while_polling_resumes_the_same_batch(project: Path) -> None:
     sim = SimServer(project, "--latency", "0", "--batch-seconds", "3")
     try:
-        point_recipe_at(project, "default", sim)
-        pq.write_table(pa.Table.from_pylist(RECORDS), project / "rows.parquet")
-        state = project / "store" / "batches" / "records-0-4.json"
-        argv = [sys.executable, "-c", JOB, str(project)]
-        first = subprocess.Popen(argv, cwd=project, env=job_env(project),
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        # The sync point: the batch id on disk, which the job writes before it starts polling.
-        while (batch_id := recorded_batch(state)) is None:
-            assert first.poll() is None, "the job ended before recording its batch"
-            assert time.monotonic() < deadline, "no batch recorded within 120 s"
-            time.sleep(0.02)
+        first, argv, batch_id = job_polling(project, sim)
         first.kill()  # SIGKILL: no cleanup of any kind
-        first.wait()
+        first.communicate()
         assert sim_batches(sim)["created"] == 1
 
         rerun = subprocess.run(argv, cwd=project, env=job_env(project), timeout=180,
@@ -123,6 +134,32 @@ def test_kill_9_while_polling_resumes_the_same_batch(project: Path) -> None:
         assert [r["record_id"] for r in rows] == [0, 1, 2, 3]
         assert all(r["user_query"] and r["assistant_response"] and
                    r["assistant_response__error"] is None for r in rows)
-        assert len(RequestStore(project / "store").load(0, 4)) == 8
+        assert len(RequestStore(project / WORK / "store").load(0, 4)) == 8
+    finally:
+        sim.stop()
+
+
+def test_batch_cancel_stops_the_open_batch_and_status_lists_it(project: Path) -> None:
+    sim = SimServer(project, "--latency", "0", "--batch-seconds", "600")
+    try:
+        job, _, batch_id = job_polling(project, sim)
+        cli = [sys.executable, "-m", "sdgflow", "batch"]
+        cancel = subprocess.run([*cli, "cancel", "-c", "tiny", *OVERRIDES], cwd=project,
+                                env={**job_env(project), "COLUMNS": "200"},
+                                capture_output=True, text=True, timeout=60)
+        assert cancel.returncode == 0, cancel.stderr
+        assert batch_id in cancel.stdout and "cancelling" in cancel.stdout, cancel.stdout
+        _, stderr = job.communicate(timeout=120)  # the job sees the cancel at its next poll
+        assert job.returncode == 0, stderr
+        # Cancelled by the user: no follow-up batch; the records stay failed for the next run.
+        assert sim_batches(sim)["created"] == 1
+        rows = pq.read_table(project / "gen.parquet").to_pylist()
+        assert all("batch_cancelled" in r["user_query__error"] for r in rows)
+        assert (project / "gen.failed.json").exists()
+        status = subprocess.run([*cli, "status", "-c", "tiny", *OVERRIDES], cwd=project,
+                                env={**job_env(project), "COLUMNS": "200"},
+                                capture_output=True, text=True, timeout=60)
+        assert status.returncode == 0 and batch_id in status.stdout, status.stderr
+        assert "cancelled" in status.stdout
     finally:
         sim.stop()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from sdgflow.cli.app import app
 from sdgflow.cli.common import OverridesArg, RecipeOption, user_errors
 
-batch_app = typer.Typer(help="Batch API jobs of a build: list them, cancel the open ones.",
+batch_app = typer.Typer(help="Batch API jobs of a build (status, cancel) and shard request files "
+                        "for `vllm run-batch` (export, import).",
                         no_args_is_help=True)
 app.add_typer(batch_app, name="batch")
 
@@ -51,3 +55,33 @@ def status(config: RecipeOption, overrides: OverridesArg = None) -> None:
 def cancel(config: RecipeOption, overrides: OverridesArg = None) -> None:
     """Cancel the build's open batches; what they completed is kept by the next run."""
     _show(config, overrides, cancel=True)
+
+
+DirOption = Annotated[Path, typer.Option("--dir", "-d", help="Folder of the shard files.")]
+
+
+@batch_app.command("export")
+def export(config: RecipeOption, directory: DirOption, overrides: OverridesArg = None) -> None:
+    """Write each shard's unanswered requests as Batch API input files (`vllm run-batch -i`)."""
+    from sdgflow.config.load import load_recipe
+    from sdgflow.generate.batch_files import export_requests
+
+    with user_errors():
+        done = export_requests(load_recipe(config, overrides or []), directory)
+    typer.echo(f"{done.requests} requests in {done.files} files under {directory} "
+               "(shard-K.jsonl)" if done.files else
+               "nothing to export: the store answers every request whose inputs it has")
+
+
+@batch_app.command("import")
+def import_(config: RecipeOption, directory: DirOption, overrides: OverridesArg = None) -> None:
+    """Store the answers of `shard-K.output.jsonl` files (Batch API output format)."""
+    from sdgflow.config.load import load_recipe
+    from sdgflow.generate.batch_files import import_outputs
+
+    with user_errors():
+        done = import_outputs(load_recipe(config, overrides or []), directory)
+    typer.echo(f"stored {done.requests} answers from {done.files} output files; "
+               f"{len(done.failed)} lines had no usable answer")
+    for key, why in list(done.failed.items())[:5]:
+        typer.echo(f"  {key[:12]}: {why}")

@@ -115,7 +115,7 @@ def generate_batches(recipe: Recipe, store: RequestStore, records: list[dict[str
 
 class ShardBatches:
     def __init__(self, recipe: Recipe, store: RequestStore, records: list[dict[str, Any]],
-                 shard: str) -> None:
+                 shard: str, aliases: set[str] | None = None) -> None:
         self.recipe, self.store, self.records = recipe, store, records
         ids = [r["record_id"] for r in records]
         self.start, self.end = min(ids), max(ids) + 1
@@ -125,7 +125,7 @@ class ShardBatches:
         self.order = llm_column_order(recipe)
         self.reads = {n: _reads(self.columns[n].prompt, self.columns[n].system_prompt,
                                 self.columns) for n in self.order}
-        self.levels = self._levels(batch_aliases(recipe))
+        self.levels = self._levels(batch_aliases(recipe) if aliases is None else aliases)
         self.stored: dict[str, StoredAnswer] = {}
         self.errors: dict[str, str] = {}
         self.outcome = BatchOutcome()
@@ -179,6 +179,11 @@ class ShardBatches:
                  self.outcome.batches_created, len(self.outcome.failed),
                  time.monotonic() - started)
         return self.outcome
+
+    def frontier(self) -> list[Request]:
+        """Every request the store does not answer whose inputs it does (batch_files.py)."""
+        self.stored = self.store.load(self.start, self.end)
+        return self._requests({n for level in self.levels for n in level})
 
     def _requests(self, columns: set[str]) -> list[Request]:
         """This level's requests that the store does not answer (same body and key as online);
@@ -260,8 +265,7 @@ class ShardBatches:
     async def _submit(self, alias: str, requests: list[Request], round_: int
                       ) -> dict[str, Any]:
         model, provider = self.recipe.model_for(alias), provider_for(self.recipe, alias)
-        lines = b"".join(orjson.dumps({"custom_id": r.key, "method": "POST", "url": CHAT_URL,
-                                       "body": r.body}) + b"\n" for r in requests)
+        lines = input_lines(requests)
         name = f"sdgflow-records-{self.start}-{self.end}-{alias}-r{round_}.jsonl"
         uploaded = await self._api(alias, lambda c: c.files.create(file=(name, lines),
                                                                    purpose="batch"))
@@ -377,7 +381,7 @@ class ShardBatches:
                 if key not in requests:
                     continue  # not ours (another tool's line in a shared file): never trusted
                 record_id, column = requests[key]
-                answer, error = _answer_of(line, key, record_id, column, entry)
+                answer, error = answer_of(line, key, record_id, column, entry)
                 if answer is None:
                     self.errors[key] = f"batch {batch.id}: {error}"
                 elif key not in self.stored:
@@ -387,7 +391,13 @@ class ShardBatches:
         self.state.save()
 
 
-def _answer_of(line: dict[str, Any], key: str, record_id: int, column: str,
+def input_lines(requests: list[Request]) -> bytes:
+    """The Batch API input file (what `vllm run-batch -i` reads too): custom_id = store key."""
+    return b"".join(orjson.dumps({"custom_id": r.key, "method": "POST", "url": CHAT_URL,
+                                  "body": r.body}) + b"\n" for r in requests)
+
+
+def answer_of(line: dict[str, Any], key: str, record_id: int, column: str,
                entry: dict[str, Any]) -> tuple[StoredAnswer | None, str | None]:
     """(the stored answer, None) for a usable output line, else (None, why not)."""
     response = line.get("response") or {}
