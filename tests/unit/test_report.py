@@ -244,3 +244,44 @@ def test_report_cli(recipe: Recipe, inputs: dict[str, Any]) -> None:
     assert result.exit_code == 0, result.output
     page = paths.report.read_text()
     assert 'data-kpi="asked"' in page and page.count('class="conversation"') == 4
+
+
+def test_quality_section_shows_diversity_judge_scores_and_collapse(
+        recipe: Recipe, inputs: dict[str, Any]) -> None:
+    validation = json.loads(inputs["validation"].read_text())
+    validation["diversity"] = {
+        "rows": 6, "tools_called": {"lookup_order": 5, "verify_warranty": 1},
+        "tools_offered": {"lookup_order": 6, "verify_warranty": 6},
+        "fields": {"issue": {"total": 6, "distinct": 2, "top": {"late": 5, "broken": 1},
+                             "top_share": 0.8333}},
+        "messages_per_row": {"7": 6},
+        "words_per_row": {"mean": 20.5, "p50": 20.0, "p90": 24.0, "max": 25.0},
+        "first_user_turn": {"rows": 6, "distinct_1": 0.41, "distinct_2": 0.52},
+        "final_answer": {"rows": 6, "distinct_1": 0.12, "distinct_2": 0.07},
+        "final_openings": {"total": 6, "distinct": 1, "top": {"it shipped": 6},
+                           "top_share": 1.0},
+        "collapse": [f"100% of final answers open the same way {EVIL}"],
+    }
+    validation["judge_scores"] = {"quality.grounding": {"count": 9, "mean": 3.7778,
+                                                        "histogram": {"4": 8, "1": 1}}}
+    inputs["validation"].write_text(json.dumps(validation))
+    write_report(recipe, **inputs)
+    page = inputs["out"].read_text()
+    section = re.search(r'<section id="quality".*?</section>', page, re.DOTALL).group(0)
+    assert '<ul class="collapse-signs" role="alert"><li>100% of final answers open the same ' \
+           "way &lt;script&gt;" in section
+    assert "0.12 · 0.07 (6 rows)" in section  # final answers' distinct-1 · distinct-2
+    assert "\u201cit shipped \u2026\u201d 100" in section
+    assert "mean 20.5 · p50 20 · p90 24 · max 25" in section
+    assert re.search(r'data-field="issue"><td><code>issue</code></td><td class=\'num\'>2</td>'
+                     r"<td class='num'>83\.3%</td><td>late</td>", section)
+    assert re.search(r'data-judge="quality.grounding">.*?>9<.*?>3\.78<.*?1: 1 · 4: 8', section)
+    assert '<a href="#quality">' in page
+
+
+def test_quality_section_says_when_validation_json_predates_it(
+        recipe: Recipe, inputs: dict[str, Any]) -> None:
+    write_report(recipe, **inputs)  # (the fixture's validation.json has no diversity)
+    section = re.search(r'<section id="quality".*?</section>', inputs["out"].read_text(),
+                        re.DOTALL).group(0)
+    assert "rerun validate" in section

@@ -63,6 +63,8 @@ def collect(recipe: Recipe, *, shards: Iterable[str | Path], valid: str | Path,
         packing=_read_json(packing),
         metadata_fields=list(getattr(recipe.output_projection, "metadata_fields", []) or []),
         created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        diversity=(raw_validation or {}).get("diversity"),
+        judge_scores=(raw_validation or {}).get("judge_scores") or {},
     )
 
 

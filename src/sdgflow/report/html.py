@@ -1,6 +1,6 @@
 """`ReportData` -> one self-contained HTML page (inline CSS and SVG, no script, no network).
 
-Sections carry stable ids (`#summary`, `#validation`, `#lengths`, `#packing`, `#tools`,
+Sections carry stable ids (`#summary`, `#validation`, `#quality`, `#lengths`, `#packing`, `#tools`,
 `#messages`, `#categories`, `#samples`, `#rejects`) that the browser test and the nav use.
 """
 
@@ -24,7 +24,8 @@ from sdgflow.report.conversation import render_conversation
 from sdgflow.report.model import ReportData
 
 FULL = 1150  # px of a full-width card's content; charts are drawn at their display size
-NAV = (("summary", "Summary"), ("validation", "Validation"), ("lengths", "Lengths"),
+NAV = (("summary", "Summary"), ("validation", "Validation"), ("quality", "Quality"),
+       ("lengths", "Lengths"),
        ("packing", "Packing"), ("tools", "Tools"), ("messages", "Turns"),
        ("categories", "Categories"), ("samples", "Samples"), ("rejects", "Rejects"))
 
@@ -36,7 +37,7 @@ def _css() -> str:
 def render(data: ReportData) -> str:
     title = f"{data.recipe_name} · sdgflow dataset report"
     sections = [
-        _summary(data), _validation(data),
+        _summary(data), _validation(data), _quality(data),
         '<div class="grid2">', _lengths(data), _packing(data), "</div>",
         '<div class="grid2">', _tools(data), _messages(data), "</div>",
         _categories(data), _samples(data), _rejects(data),
@@ -201,6 +202,67 @@ def _validation(data: ReportData) -> str:
                       ("warn", "warn check failed"), ("muted", "off")])
     return _section("validation", "Validation pass rate per check",
                     f'<div class="chart-box">{chart}</div>{legend}{repairs}', note)
+
+
+def _quality(data: ReportData) -> str:
+    """Diversity and coverage of the valid rows, judge scores, and what looks collapsed."""
+    title = "Diversity, coverage and judge scores"
+    d = data.diversity
+    if not d:
+        return _section("quality", title, '<p class="empty">validation.json has no diversity '
+                        "figures (written before sdgflow computed them: rerun validate).</p>")
+    signs = d.get("collapse") or []
+    head = ('<ul class="collapse-signs" role="alert">'
+            + "".join(f"<li>{escape(s)}</li>" for s in signs) + "</ul>" if signs else
+            '<p class="empty ok">No sign of collapse: no tool, opening or seed value dominates,'
+            " and the turns do not repeat themselves.</p>")
+    words = d.get("words_per_row") or {}
+    openings = d.get("final_openings") or {}
+    top_opening = next(iter(openings.get("top") or {}), None)
+    stats = [
+        ("valid rows measured", fmt.count(d.get("rows", 0))),
+        ("words per conversation", " · ".join(f"{k} {words[k]:g}" for k in
+                                              ("mean", "p50", "p90", "max") if k in words)
+         or "—"),
+        *[(f"{label}: distinct-1 · distinct-2",
+           f"{t.get('distinct_1', 0):.2f} · {t.get('distinct_2', 0):.2f} "
+           f"({fmt.count(t.get('rows', 0))} rows)")
+          for label, t in (("first user turns", d.get("first_user_turn") or {}),
+                           ("final answers", d.get("final_answer") or {}))],
+        ("most common opening of final answers",
+         f"“{top_opening} …” {fmt.share(openings.get('top_share', 0))}"
+         if top_opening is not None else "—"),
+        ("tools called / offered", f"{len(d.get('tools_called') or {})} / "
+                                   f"{len(d.get('tools_offered') or {})}"),
+    ]
+    grid = '<dl class="stats">' + "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(v)}</dd></div>"
+                                          for k, v in stats) + "</dl>"
+    fields = "".join(
+        f'<tr data-field="{escape(name, quote=True)}"><td><code>{escape(name)}</code></td>'
+        f"<td class='num'>{fmt.count(f.get('distinct', 0))}</td>"
+        f"<td class='num'>{fmt.share(f.get('top_share', 0))}</td>"
+        f"<td>{escape(str(next(iter(f.get('top') or {}), ''))[:80])}</td></tr>"
+        for name, f in (d.get("fields") or {}).items())
+    fields_table = ('<table class="fields"><caption>Seed and sampled fields over the valid rows'
+                    "</caption><thead><tr><th>field</th><th class='num'>distinct</th>"
+                    "<th class='num'>top share</th><th>most common value</th></tr></thead>"
+                    f"<tbody>{fields}</tbody></table>") if fields else ""
+    judge = "".join(
+        f'<tr data-judge="{escape(name, quote=True)}"><td><code>{escape(name)}</code></td>'
+        f"<td class='num'>{fmt.count(j.get('count', 0))}</td>"
+        f"<td class='num'>{float(j.get('mean', 0)):.2f}</td><td>"
+        + escape(" · ".join(f"{k}: {n}" for k, n in sorted((j.get("histogram") or {}).items())))
+        + "</td></tr>"
+        for name, j in data.judge_scores.items())
+    judge_table = ('<table class="judge"><caption>Judge scores (every judged row)</caption>'
+                   "<thead><tr><th>criterion</th><th class='num'>rows</th>"
+                   "<th class='num'>mean</th><th>score: rows</th></tr></thead>"
+                   f"<tbody>{judge}</tbody></table>") if judge else ""
+    return _section("quality", title,
+                    f'{head}<div class="quality-grid"><div>{grid}</div>'
+                    f"<div>{fields_table}{judge_table}</div></div>",
+                    "Over the rows that passed validation (judge scores: every row the judge "
+                    "scored). Tools called versus offered are charted under Tools.")
 
 
 def _lengths(data: ReportData) -> str:

@@ -135,6 +135,9 @@ class ReportData:
     packing: dict[str, Any] | None  # packing.json as written by the pack stage
     metadata_fields: list[str]
     created: str
+    # validation.json's `diversity` and `judge_scores` (absent in files from older builds)
+    diversity: dict[str, Any] | None = None
+    judge_scores: dict[str, Any] = field(default_factory=dict)
 
     @property
     def rejected_total(self) -> int:

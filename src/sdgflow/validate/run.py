@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from sdgflow.project.config import OpenAIMessagesProjection, StructuredMessagesProjection
 from sdgflow.project.projections import PROJECTION_CODES
+from sdgflow.quality.diversity import DiversityReport, DiversityTally
 from sdgflow.validate.checks import (
     CHECKS,
     Conversation,
@@ -79,6 +80,8 @@ class ValidationReport(BaseModel):
     repairs: dict[str, int] = {}
     # "<judge column>.<criterion>" -> its scores, for the columns validation.judge names
     judge_scores: dict[str, JudgeScoreStats] = {}
+    # Diversity and coverage of the valid rows (sdgflow.quality.diversity)
+    diversity: DiversityReport = DiversityReport()
 
 
 def _dump_line(obj: Any) -> bytes:
@@ -262,6 +265,7 @@ def validate_file(
     seen: dict[int, Any] = {}
     near_index = near_duplicate_index(validation) if "dedupe.near_duplicate" in active else None
     judge_scores: dict[str, JudgeScoreStats] = {}
+    diversity = DiversityTally(list(getattr(projection, "metadata_fields", None) or []))
     shared_tools = SharedTools()
     n = valid = rejected = warned = duplicates = near_duplicates = 0
     row_keys = ("messages", "tools") if is_tool_calling(projection) else ("messages",)
@@ -344,6 +348,8 @@ def validate_file(
                 seen.setdefault(conv.digest, record_id)
             if conv.near_probe is not None:
                 near_index.add(conv.near_probe, record_id)
+            diversity.observe(conv.messages, conv.roles, conv.contents,
+                              [call.name for call in conv.calls], conv.row.get("tools"), context)
             # A row that passes is written as it was read, minus `_sdg` (see _split_projected).
             out.write(_dump_line(row) if head is None else head)
 
@@ -386,6 +392,7 @@ def validate_file(
         checks=counts, examples=examples, repairs=dict(repairs),
         judge_scores={k: v.model_copy(update={"mean": round(v.mean / v.count, 4)})
                       for k, v in sorted(judge_scores.items())},
+        diversity=diversity.report(),
     )
     Path(report_path).write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
     if not report.gate_passed:
