@@ -161,3 +161,16 @@ def test_expired_batches_keep_what_completed_and_the_rest_is_asked_again(
     assert len(texts(tmp_path / "store")) == 4 + 3
     assert len(outcome.failed) == 2 + 1
     assert all("batch_expired" in error for error in outcome.failed.values())
+
+
+def test_a_batch_holds_only_what_the_budget_admits(sim: SimProcess, tmp_path: Path) -> None:
+    recipe = recipe_at(sim)
+    recipe = recipe.model_copy(update={"budget": recipe.budget.model_copy(
+        update={"max_requests": 8})})
+    before = sim_batches(sim)["created"]
+    outcome = run_batches(recipe, tmp_path / "store")
+    made = sim_batches(sim)["batches"][before:]
+    assert [b["request_counts"]["total"] for b in made] == [6, 2]
+    assert len(texts(tmp_path / "store")) == 8
+    assert len(outcome.failed) == 4
+    assert all(e.startswith("not sent: budget.max_requests") for e in outcome.failed.values())

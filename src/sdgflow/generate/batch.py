@@ -34,8 +34,10 @@ from sdgflow.config.errors import ConfigError
 from sdgflow.config.load import llm_column_order
 from sdgflow.config.models import Recipe
 from sdgflow.config.prompts import template_variables
+from sdgflow.generate.budget import BudgetGuard, BudgetReached, StoreTally, price_lookup
 from sdgflow.generate.client import make_client, provider_for
 from sdgflow.generate.engine import _answer
+from sdgflow.generate.estimate import Usage, completion_tokens, priced, prompt_tokens
 from sdgflow.generate.request import build_request, request_key
 from sdgflow.generate.retry import FatalEndpointError, Outcome, backoff, classify
 from sdgflow.generate.store import RequestStore, StoredAnswer
@@ -130,6 +132,9 @@ class ShardBatches:
         self.errors: dict[str, str] = {}
         self.outcome = BatchOutcome()
         self.clients: dict[str, openai.AsyncOpenAI] = {}
+        # The spending cap holds for batches too: a batch holds only what the cap admits.
+        self.guard = BudgetGuard(recipe.budget, StoreTally(store.root, price_lookup(recipe))) \
+            if recipe.budget.caps else None
 
     def _levels(self, aliases: set[str]) -> list[list[str]]:
         """Batch columns by dependency level; a batch column that reads an online column's
@@ -249,10 +254,18 @@ class ShardBatches:
         rounds = self.recipe.model_for(alias).inference_parameters.max_retries + 1
         pending = requests
         for round_ in range(rounds):
-            entry = await self._submit(alias, pending, round_)
+            admitted, held = self._admit(alias, pending)
+            if not admitted:
+                break
+            capped = len(admitted) < len(pending)
+            entry = await self._submit(alias, admitted, round_)
             status = await self._finish(entry)
+            if self.guard is not None:
+                for reservation in held:
+                    self.guard.settle(reservation)
             pending = [r for r in pending if r.key not in self.stored]
-            if not pending or status == "cancelled":  # cancelled by the user: stop asking
+            # Cancelled by the user, or the budget's cap reached: nothing more is asked.
+            if not pending or status == "cancelled" or capped:
                 break
             log.warning("%d of %d requests failed in batch %s; %s", len(pending),
                         len(entry["requests"]), entry["batch_id"],
@@ -261,6 +274,25 @@ class ShardBatches:
         for request in pending:
             self.outcome.failed[request.key] = self.errors.get(
                 request.key, "no answer in the batch's output or error file")
+
+    def _admit(self, alias: str, requests: list[Request]) -> tuple[list[Request], list[Usage]]:
+        """The requests the budget admits (all without caps), and their reservations; the rest
+        are failed records `not sent: budget... reached`, as online."""
+        if self.guard is None:
+            return requests, []
+        price = self.recipe.report.prices.get(alias)
+        held: list[Usage] = []
+        for request in requests:
+            mean = self.guard.tally.mean_completion(request.column)
+            expected = priced(1, prompt_tokens(request.body),
+                              completion_tokens(request.body, mean), price)
+            try:
+                held.append(self.guard.admit(expected.tokens, expected.cost))
+            except BudgetReached as reached:
+                for left in requests[len(held):]:
+                    self.errors[left.key] = f"not sent: {reached}"
+                break
+        return requests[:len(held)], held
 
     async def _submit(self, alias: str, requests: list[Request], round_: int
                       ) -> dict[str, Any]:
