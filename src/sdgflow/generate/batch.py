@@ -165,7 +165,7 @@ class ShardBatches:
         try:
             # A batch left open by an earlier (killed) run of this shard: wait for it first.
             await asyncio.gather(*(self._finish(e, resumed=True) for e in self.state.entries
-                                   if not e["collected"]))
+                                   if not e["collected"] and self._resumable(e)))
             for columns in self.levels:
                 requests = self._requests(set(columns))
                 if not requests:
@@ -189,6 +189,17 @@ class ShardBatches:
         """Every request the store does not answer whose inputs it does (batch_files.py)."""
         self.stored = self.store.load(self.start, self.end)
         return self._requests({n for level in self.levels for n in level})
+
+    def _resumable(self, entry: dict[str, Any]) -> bool:
+        """An open batch of an earlier run can be resumed only where it was made."""
+        alias = entry["alias"]
+        if any(m.alias == alias for m in self.recipe.models) and \
+                provider_for(self.recipe, alias).name == entry["provider"]:
+            return True
+        log.warning("batch %s (model alias %s, provider %s) was made under another recipe "
+                    "setting and is left as it is; its requests are asked again here",
+                    entry["batch_id"], alias, entry["provider"])
+        return False
 
     def _requests(self, columns: set[str]) -> list[Request]:
         """This level's requests that the store does not answer (same body and key as online);
