@@ -127,6 +127,22 @@ def test_processing_time_expiry_keeps_what_completed(clock: list[float]) -> None
     assert all(e["response"] is None for e in errors)
 
 
+def test_a_batch_goes_through_the_documented_statuses(clock: list[float]) -> None:
+    async def run() -> list[tuple[str, int]]:
+        client = client_for(SimulatorSettings(latency=0.0, batch_seconds=100.0))
+        batch = await submit(client, input_file([chat_body(i) for i in range(10)]))
+        seen = [(batch.status, batch.request_counts.completed)]
+        for moment in (30.0, 95.0, 100.0):
+            clock[0] = 1000.0 + moment
+            batch = await client.batches.retrieve(batch.id)
+            seen.append((batch.status, batch.request_counts.completed))
+        await client.close()
+        return seen
+
+    assert asyncio.run(run()) == [("validating", 0), ("in_progress", 3), ("finalizing", 9),
+                                  ("completed", 10)]
+
+
 def test_cancel_keeps_what_completed(clock: list[float]) -> None:
     async def run() -> tuple[Any, Any, list[dict[str, Any]]]:
         client = client_for(SimulatorSettings(latency=0.0, batch_seconds=10.0))

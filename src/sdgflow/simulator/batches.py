@@ -178,7 +178,8 @@ class BatchService:
             batch.error_file_id = self._store_file(
                 f"{batch.id}_error.jsonl", "batch_output", _jsonl(errors)).id
         batch.status = status
-        batch.times["finalizing"] = batch.times[status] = int(time.time())
+        batch.times.setdefault("finalizing", int(time.time()))
+        batch.times[status] = int(time.time())
 
     def advance(self, batch: SimBatch) -> SimBatch:
         """Bring the batch's status up to its age."""
@@ -201,8 +202,9 @@ class BatchService:
         elif age >= seconds:
             self._finish(batch, "completed", total, None)
         else:
-            batch.status = "in_progress"
-            batch.times.setdefault("in_progress", int(time.time()))
+            # The last tenth of the processing time is spent writing the output files.
+            batch.status = "finalizing" if age >= 0.9 * seconds else "in_progress"
+            batch.times.setdefault(batch.status, int(time.time()))
             batch.completed = done_by(age)
         return batch
 
