@@ -106,6 +106,11 @@ def test_report_renders_in_chromium(built_report: Path, project: Path, tmp_path:
             assert {codes.nth(i).get_attribute("data-code")
                     for i in range(codes.count())} == failing_codes
             _box(page.locator("#offline-banner"))
+            # The quality card: one row per field the validate stage measured, on screen.
+            _box(page.locator("#quality dl.stats"))
+            fields = page.locator("#quality table.fields tr[data-field]")
+            assert fields.count() == len(validation["diversity"]["fields"])
+            _box(page.locator("#changes"))  # (a first build: it says none was kept yet)
 
             shot = tmp_path / "report.png"  # kept with the test's tmp dir
             page.screenshot(path=str(shot), full_page=True)

@@ -59,7 +59,7 @@ def test_importing_the_cli_imports_no_heavy_package() -> None:
 def test_every_command_is_covered() -> None:
     names = {" ".join(path) for path in command_names()}
     assert {"preview", "run", "project", "validate", "pack", "serve-sim", "report", "inspect",
-            "config", "config show", "config hash"} <= names
+            "config", "config show", "config hash", "compare"} <= names
 
 
 @pytest.mark.parametrize("command", [[], *command_names()], ids=lambda c: " ".join(c) or "app")

@@ -2,6 +2,7 @@
 
 from sdgflow.cli import (  # noqa: F401
     batch,
+    compare,
     config_cmd,
     inspect,
     pack,

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from sdgflow.config.models import CategoryColumn, Recipe
+from sdgflow.quality.compare import compare, previous_path
 from sdgflow.report.dataset import read_dataset
 from sdgflow.report.model import (
     CategoryDist,
@@ -65,7 +66,16 @@ def collect(recipe: Recipe, *, shards: Iterable[str | Path], valid: str | Path,
         created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         diversity=(raw_validation or {}).get("diversity"),
         judge_scores=(raw_validation or {}).get("judge_scores") or {},
+        comparison=_comparison(validation, raw_validation),
     )
+
+
+def _comparison(validation: str | Path | None, raw: dict[str, Any] | None) -> Any:
+    """This build against the previous one, when validate kept its summary beside ours."""
+    if validation is None or raw is None:
+        return None
+    previous = _read_json(previous_path(validation))
+    return compare(previous, raw) if previous is not None else None
 
 
 def _read_json(path: str | Path | None) -> dict[str, Any] | None:

@@ -1,7 +1,8 @@
 """`ReportData` -> one self-contained HTML page (inline CSS and SVG, no script, no network).
 
-Sections carry stable ids (`#summary`, `#validation`, `#quality`, `#lengths`, `#packing`, `#tools`,
-`#messages`, `#categories`, `#samples`, `#rejects`) that the browser test and the nav use.
+Sections carry stable ids (`#summary`, `#changes`, `#validation`, `#quality`, `#lengths`,
+`#packing`, `#tools`, `#messages`, `#categories`, `#samples`, `#rejects`) that the browser test
+and the nav use.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from sdgflow.report.conversation import render_conversation
 from sdgflow.report.model import ReportData
 
 FULL = 1150  # px of a full-width card's content; charts are drawn at their display size
-NAV = (("summary", "Summary"), ("validation", "Validation"), ("quality", "Quality"),
-       ("lengths", "Lengths"),
+NAV = (("summary", "Summary"), ("changes", "Changes"), ("validation", "Validation"),
+       ("quality", "Quality"), ("lengths", "Lengths"),
        ("packing", "Packing"), ("tools", "Tools"), ("messages", "Turns"),
        ("categories", "Categories"), ("samples", "Samples"), ("rejects", "Rejects"))
 
@@ -37,7 +38,7 @@ def _css() -> str:
 def render(data: ReportData) -> str:
     title = f"{data.recipe_name} · sdgflow dataset report"
     sections = [
-        _summary(data), _validation(data), _quality(data),
+        _summary(data), _changes(data), _validation(data), _quality(data),
         '<div class="grid2">', _lengths(data), _packing(data), "</div>",
         '<div class="grid2">', _tools(data), _messages(data), "</div>",
         _categories(data), _samples(data), _rejects(data),
@@ -202,6 +203,36 @@ def _validation(data: ReportData) -> str:
                       ("warn", "warn check failed"), ("muted", "off")])
     return _section("validation", "Validation pass rate per check",
                     f'<div class="chart-box">{chart}</div>{legend}{repairs}', note)
+
+
+def _changes(data: ReportData) -> str:
+    """This build next to the previous build of the recipe, and which stage changed."""
+    title = "What changed since the previous build"
+    c = data.comparison
+    if c is None:
+        return _section("changes", title, '<p class="empty">No previous build of this recipe '
+                        "kept yet: the next build will be compared with this one.</p>")
+    changes = "".join(f"<li>{_code_spans(change)}</li>" for change in c.changes)
+    rows = "".join(
+        f'<tr class="{"changed" if f.changed else "same"}" data-figure="'
+        f'{escape(f.label, quote=True)}"><td>{escape(f.label)}</td>'
+        f"<td class='num'>{escape(f.show(f.before))}</td>"
+        f"<td class='num'>{escape(f.show(f.after))}</td>"
+        f"<td class='num'>{escape(f.delta())}</td></tr>"
+        for f in c.figures)
+    table = ('<div class="scroll"><table class="changes"><thead><tr><th>figure</th>'
+             "<th class='num'>previous</th><th class='num'>this build</th>"
+             f"<th class='num'>change</th></tr></thead><tbody>{rows}</tbody></table></div>")
+    return _section("changes", title, f'<ul class="what-changed">{changes}</ul>{table}',
+                    "From the previous build's validation.json, kept beside this one as "
+                    "<code>*.validation.previous.json</code>; <code>sdgflow compare A B</code> "
+                    "prints the same for any two builds. Lengths are words per conversation.")
+
+
+def _code_spans(text: str) -> str:
+    """`name` in a sentence as <code>name</code>, the rest escaped."""
+    parts = escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
 def _quality(data: ReportData) -> str:

@@ -138,6 +138,8 @@ class ReportData:
     # validation.json's `diversity` and `judge_scores` (absent in files from older builds)
     diversity: dict[str, Any] | None = None
     judge_scores: dict[str, Any] = field(default_factory=dict)
+    # This build against the previous one of the recipe (sdgflow.quality.compare), or None
+    comparison: Any = None
 
     @property
     def rejected_total(self) -> int:

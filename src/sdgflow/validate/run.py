@@ -82,6 +82,8 @@ class ValidationReport(BaseModel):
     judge_scores: dict[str, JudgeScoreStats] = {}
     # Diversity and coverage of the valid rows (sdgflow.quality.diversity)
     diversity: DiversityReport = DiversityReport()
+    # The build's stage-spec hashes (sdgflow.quality.compare.build_info), when a build wrote it
+    build: dict[str, Any] = {}
 
 
 def _dump_line(obj: Any) -> bytes:
@@ -251,6 +253,7 @@ def validate_file(
     rejects_path: str | Path,
     report_path: str | Path,
     projection_rejects_path: str | Path | None = None,
+    build: dict[str, Any] | None = None,
 ) -> ValidationReport:
     """Validate every row of `in_path`; raise `GateFailed` (after writing all three outputs)
     when valid / (rows + projection rejects) < `validation.min_pass_rate`."""
@@ -392,7 +395,7 @@ def validate_file(
         checks=counts, examples=examples, repairs=dict(repairs),
         judge_scores={k: v.model_copy(update={"mean": round(v.mean / v.count, 4)})
                       for k, v in sorted(judge_scores.items())},
-        diversity=diversity.report(),
+        diversity=diversity.report(), build=build or {},
     )
     Path(report_path).write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
     if not report.gate_passed:
