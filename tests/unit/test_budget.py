@@ -118,3 +118,17 @@ def test_a_cost_cap_with_prices_loads(project: Path) -> None:
         "budget.max_cost=5",
         "report.prices={nvidia-text: {input_per_mtok: 0.1, output_per_mtok: 0.5}}"])
     assert recipe.budget.caps == {"max_cost": 5.0}
+
+
+def test_limits_budget_and_simulator_pacing_are_in_no_stage_hash(project: Path) -> None:
+    from sdgflow.build.spec import digest, stage_specs
+
+    base = {k: digest(v) for k, v in stage_specs(load_recipe("customer_support_tools")).items()}
+    changed = load_recipe("customer_support_tools", [
+        "models.0.rate_limits.requests_per_minute=30", "budget.max_requests=10",
+        "simulator.rpm=100", "simulator.tpm=5000", "simulator.rate_html=0.5",
+        "simulator.rate_stall=0.1", "simulator.rate_cut_body=0.1"])
+    assert {k: digest(v) for k, v in stage_specs(changed).items()} == base
+    # ...while a fault that changes what is answered still does.
+    truncating = load_recipe("customer_support_tools", ["simulator.rate_truncate=0.5"])
+    assert digest(stage_specs(truncating)["generate"]) != base["generate"]

@@ -44,11 +44,56 @@ def test_tokens_per_minute_bounds_tokens_not_requests(clock: list[float]) -> Non
     assert got[3] == pytest.approx(3.0 - BURST_S)
 
 
-def test_no_limit_means_no_waiting(clock: list[float]) -> None:
-    pacer = MinutePacer(RateLimits())
-    assert not pacer.active
-    asyncio.run(pacer.admit(10_000))
-    assert pacer.waited_s == 0.0
+def test_without_limits_the_first_request_goes_alone_until_an_answer(clock: list[float]
+                                                                     ) -> None:
+    async def scenario() -> list[str]:
+        pacer = MinutePacer(RateLimits())
+        order: list[str] = []
+
+        async def send(name: str) -> None:
+            await pacer.admit(100)
+            order.append(name)
+
+        probe = asyncio.create_task(send("probe"))
+        others = [asyncio.create_task(send(f"r{i}")) for i in range(3)]
+        await probe
+        await asyncio.sleep(0)  # let the others reach their wait
+        assert not any(t.done() for t in others)  # they wait for the probe's answer
+        order.append("answer")
+        pacer.learn({})  # an answer without limit headers: nothing to keep
+        await asyncio.gather(*others)
+        assert pacer.limits() == (None, None) and pacer.waited_s == 0.0
+        return order
+
+    assert asyncio.run(scenario()) == ["probe", "answer", "r0", "r1", "r2"]
+
+
+def test_a_dropped_probe_still_releases_the_others(clock: list[float]) -> None:
+    async def scenario() -> None:
+        pacer = MinutePacer(RateLimits())
+        await pacer.admit(1)
+        waiting = asyncio.create_task(pacer.admit(1))
+        await asyncio.sleep(0)
+        pacer.learn(None)  # the connection dropped: no headers, but the probe is over
+        await waiting
+
+    asyncio.run(scenario())
+
+
+def test_what_one_job_learned_the_next_starts_with(clock: list[float], tmp_path: Path) -> None:
+    path = tmp_path / "schedule"
+    first = MinutePacer(RateLimits(), shared_path=path)
+    first.learn({"x-ratelimit-limit-requests": "600"})
+    later = MinutePacer(RateLimits(), shared_path=path)
+    assert later.limits() == (600.0, None)
+
+    async def no_probe() -> None:  # informed: it paces at once instead of probing
+        await later.admit(1)
+        await later.admit(1)
+
+    asyncio.run(no_probe())
+    assert later.reserve(1) - NOW == pytest.approx(0.0)  # still within the burst
+    first.close(), later.close()
 
 
 def test_two_jobs_share_one_schedule_through_the_file(clock: list[float], tmp_path: Path
@@ -95,7 +140,7 @@ def test_garbage_headers_teach_nothing(clock: list[float]) -> None:
     pacer = MinutePacer(RateLimits())
     pacer.learn({"x-ratelimit-limit-requests": "lots", "x-ratelimit-remaining-requests": "0",
                  "x-ratelimit-reset-requests": "soon"})
-    assert not pacer.active
+    assert pacer.limits() == (None, None)
 
 
 def test_a_retry_after_pause_holds_every_start(clock: list[float]) -> None:

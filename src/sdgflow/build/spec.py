@@ -29,7 +29,9 @@ EXCLUDED: dict[str, str] = {
     "budget.*": "when to stop paying, not what is asked",
     "providers[].endpoint": "where a provider is served, not which model answers",
     "providers[].api_key": "which credential is used (a variable name), not what is asked",
-    "simulator.latency / latency_jitter / slots / retry_after / hang_seconds": "timing only",
+    "simulator.latency / latency_jitter / slots / retry_after / hang_seconds / rpm / tpm":
+        "timing only",
+    "simulator.rate_html / rate_cut_body / rate_stall": "transport faults, retried: same answer",
     "simulator.batch_*, rate_batch_error": "the Batch API's timing and failed lines (retried)",
     "num_records": "decides which shards exist; each shard's range is its own spec",
     "output_dir / output_path / work_dir / preview": "locations, not content",
@@ -39,7 +41,10 @@ TIMING_SIMULATOR_KEYS = {"latency", "latency_jitter", "slots", "retry_after", "h
                          "log_requests",
                          # the Batch API's service model: when and whether lines are answered
                          "batch_api", "batch_seconds", "batch_expire_seconds",
-                         "rate_batch_error"}
+                         "rate_batch_error",
+                         # per-minute limits, and transport faults added with them: a request
+                         # they refuse or break is retried, the answer it finally gets is the same
+                         "rpm", "tpm", "rate_html", "rate_cut_body", "rate_stall"}
 IDENTITY_INFERENCE_KEYS = ("temperature", "top_p", "max_tokens", "seed", "stop", "extra_body")
 
 

@@ -161,8 +161,7 @@ class EndpointCaller:
     def _learn(self, exc: BaseException, wait: float | None) -> None:
         """What a refused answer says about the limits: its headers, and its Retry-After."""
         response = getattr(exc, "response", None)
-        if response is not None:
-            self.pacer.learn(response.headers)
+        self.pacer.learn(response.headers if response is not None else None)
         if wait and isinstance(exc, openai.RateLimitError):
             self.pacer.pause(wait)
 
