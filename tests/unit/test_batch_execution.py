@@ -18,7 +18,7 @@ from sdgflow.build.spec import stage_specs
 from sdgflow.config.errors import ConfigError
 from sdgflow.config.load import load_recipe
 from sdgflow.config.models import Provider, Recipe
-from sdgflow.generate.batch import BatchOutcome, generate_batches, state_path
+from sdgflow.generate.batch import BatchOutcome, ShardState, generate_batches, state_path
 from sdgflow.generate.engine import BatchGenerator
 from sdgflow.generate.store import RequestStore
 from sdgflow.simulator.process import SimProcess
@@ -174,3 +174,32 @@ def test_a_batch_holds_only_what_the_budget_admits(sim: SimProcess, tmp_path: Pa
     assert len(texts(tmp_path / "store")) == 8
     assert len(outcome.failed) == 4
     assert all(e.startswith("not sent: budget.max_requests") for e in outcome.failed.values())
+
+
+class Killed(BaseException):
+    """Stands for a kill -9 at one exact point of the job."""
+
+
+def test_killed_between_create_and_record_the_rerun_finds_the_batch(
+        sim: SimProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    saves = []
+    real_save = ShardState.save
+
+    def save_then_die_after_the_create(state: ShardState) -> None:
+        saves.append(state.entries[-1]["batch_id"])
+        if saves[-1] is not None:  # the batch exists at the provider but is not on disk
+            raise Killed
+        real_save(state)
+
+    before = sim_batches(sim)["created"]
+    monkeypatch.setattr(ShardState, "save", save_then_die_after_the_create)
+    with pytest.raises(Killed):
+        run_batches(recipe_at(sim), tmp_path / "store")
+    monkeypatch.undo()
+    state = json.loads(state_path(tmp_path / "store", 0, 6).read_bytes())
+    assert [e["batch_id"] for e in state["batches"]] == [None]  # only the upload was recorded
+
+    outcome = run_batches(recipe_at(sim), tmp_path / "store")
+    made = sim_batches(sim)["batches"][before:]
+    assert len(made) == 2 and made[0]["id"] == saves[-1]  # found, not made again
+    assert outcome.batches_created == 1 and len(texts(tmp_path / "store")) == 12
