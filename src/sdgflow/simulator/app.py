@@ -19,7 +19,9 @@ Keep `ASGITransport`'s default `raise_app_exceptions=True`: the `reset` fault ra
 `APIConnectionError`. `ASGITransport` enforces no timeouts, so a `hang` fault reads the
 `x-stainless-read-timeout` header openai sends and raises `SimulatedReadTimeout` (an
 `httpx2.ReadTimeout`, hence `APITimeoutError`) once that much time has passed. Over HTTP the
-client times out and disconnects first, which ends the hang quietly.
+client times out and disconnects first, which ends the hang quietly. A `stall` (headers, then a
+trickle that never ends) needs a deadline on the whole request on the client's side; in-process
+that deadline cancels the app with the request.
 """
 
 from __future__ import annotations
