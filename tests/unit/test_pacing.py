@@ -154,3 +154,14 @@ def test_usage_corrects_the_token_booking(clock: list[float]) -> None:
     pacer.reserve(1000)  # booked 10 s of tokens
     pacer.correct(estimated=1000, used=100)  # used one second's worth: 9 s come back
     assert pacer.reserve(100) - NOW == pytest.approx(1.0 - BURST_S)
+
+
+def test_a_completion_without_headers_forgets_a_limit_learned_before(clock: list[float],
+                                                                     tmp_path: Path) -> None:
+    pacer = MinutePacer(RateLimits(), shared_path=tmp_path / "schedule")
+    pacer.learn({"x-ratelimit-limit-requests": "60"})
+    pacer.learn({})  # an error answer (a proxy's page): says nothing either way
+    assert pacer.limits() == (60.0, None)
+    pacer.learn({}, completion=True)  # the endpoint answers without limits now
+    assert pacer.limits() == (None, None)
+    pacer.close()

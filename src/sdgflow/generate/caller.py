@@ -183,8 +183,8 @@ class EndpointCaller:
                 raw = await within_deadline(
                     self.client.post("/chat/completions", body=body, cast_to=httpx2.Response),
                     request_deadline(self.client.timeout))
-                self.pacer.learn(raw.headers)
                 response = completion_from(raw)
+                self.pacer.learn(raw.headers, completion=True)
                 choices = response.get("choices") or []
                 if not choices:
                     raise EmptyReply("the endpoint answered with no choices")

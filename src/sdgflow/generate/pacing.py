@@ -179,16 +179,21 @@ class MinutePacer:
             for kind in kinds:
                 state[TAT[kind]] = max(state[TAT[kind]], resume)
 
-    def learn(self, headers: Mapping[str, str] | None) -> None:
+    def learn(self, headers: Mapping[str, str] | None, *, completion: bool = False) -> None:
         """Adopt what an answer says about the limits (`x-ratelimit-*`); None: no answer came
-        (a dropped connection), which still ends this job's wait for its first answer."""
+        (a dropped connection), which still ends this job's wait for its first answer.
+
+        A completion without limit headers means the endpoint announces none (any limit learned
+        earlier, say before the URL pointed elsewhere, is forgotten); an error answer without
+        them (a proxy's 502) says nothing either way.
+        """
         if headers is not None:
             with self._books().locked() as state:
                 for kind, suffix in ((REQUESTS, "requests"), (TOKENS, "tokens")):
                     limit = _header_number(headers, f"x-ratelimit-limit-{suffix}")
                     if limit and limit > 0:
                         state[LEARNED[kind]] = limit
-                    elif state[LEARNED[kind]] == UNKNOWN:
+                    elif completion or state[LEARNED[kind]] == UNKNOWN:
                         state[LEARNED[kind]] = NONE
             for kind, suffix in ((REQUESTS, "requests"), (TOKENS, "tokens")):
                 remaining = _header_number(headers, f"x-ratelimit-remaining-{suffix}")
