@@ -165,3 +165,19 @@ def test_a_completion_without_headers_forgets_a_limit_learned_before(clock: list
     pacer.learn({}, completion=True)  # the endpoint answers without limits now
     assert pacer.limits() == (None, None)
     pacer.close()
+
+
+def test_a_slurm_job_paces_its_fixed_share_privately(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sdgflow.config.models import ModelConfig, Provider
+    from sdgflow.generate.pacing import job_pacer
+
+    model = ModelConfig(alias="a", model="m", provider="p",
+                        rate_limits=RateLimits(requests_per_minute=600))
+    provider = Provider(name="p", endpoint="http://x/v1")
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    on_slurm = job_pacer(model, provider, fixed_share=4 / 16)
+    assert on_slurm.limits() == (150.0, None)
+    monkeypatch.delenv("SLURM_JOB_ID")
+    local = job_pacer(model, provider, fixed_share=4 / 16)  # local jobs share one schedule
+    assert local.limits() == (600.0, None)
+    local.close()
