@@ -134,6 +134,9 @@ def test_kill_9_while_polling_resumes_the_same_batch(project: Path) -> None:
         assert [r["record_id"] for r in rows] == [0, 1, 2, 3]
         assert all(r["user_query"] and r["assistant_response"] and
                    r["assistant_response__error"] is None for r in rows)
+        # Paid for by this run's batches (the resumed one included): fresh answers, one attempt.
+        assert all(not r[f"{c}__from_store"] and r[f"{c}__attempts"] == 1
+                   for r in rows for c in ("user_query", "assistant_response"))
         assert len(RequestStore(project / WORK / "store").load(0, 4)) == 8
     finally:
         sim.stop()

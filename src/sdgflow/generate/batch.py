@@ -67,6 +67,8 @@ class Request:
 class BatchOutcome:
     # store key -> error, for requests still without an answer after every round
     failed: dict[str, str] = field(default_factory=dict)
+    # store key -> attempts (its batch round + 1), for answers this job's batches stored
+    fresh: dict[str, int] = field(default_factory=dict)
     requests_sent: int = 0
     batches_created: int = 0
 
@@ -430,6 +432,7 @@ class ShardBatches:
                 elif key not in self.stored:
                     self.store.append(answer)
                     self.stored[key] = answer
+                    self.outcome.fresh[key] = entry["round"] + 1
         entry.update(status=batch.status, collected=True)
         self.state.save()
 

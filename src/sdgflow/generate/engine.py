@@ -80,6 +80,8 @@ class BatchGenerator:
         # store key -> error of requests the Batch API already failed (generate/batch.py):
         # kept as failed records, not re-sent online.
         self.settled: dict[str, str] = {}
+        # store key -> attempts, of answers this job's batches paid for (fresh, not from store)
+        self.batched: dict[str, int] = {}
 
     def _reads(self, name: str) -> list[str]:
         from sdgflow.config.prompts import template_variables
@@ -187,7 +189,9 @@ class BatchGenerator:
             body = build_request(self.recipe, column, context, record_id)
             key = request_key(record_id, name, provider, body)
             answer = stored.get(key)
-            if answer is not None:
+            if answer is not None and key in self.batched:
+                results[name] = _from_answer(answer, self.batched[key], from_store=False)
+            elif answer is not None:
                 progress.from_store += 1
                 results[name] = _from_answer(answer, attempts=0, from_store=True)
             elif key in self.settled:

@@ -36,8 +36,8 @@ def generate_shard(recipe: Recipe, rows_path: str | Path, out_path: str | Path,
                 from sdgflow.generate.batch import generate_batches
 
                 # Batch models' answers go to the store first; the engine then reads them.
-                generator.settled = generate_batches(recipe, store, records,
-                                                     str(out_path)).failed
+                batched = generate_batches(recipe, store, records, str(out_path))
+                generator.settled, generator.batched = batched.failed, batched.fresh
             results, summary = asyncio.run(generator.run(records))
         except FatalEndpointError as error:  # a Batch API call refused (generate/batch.py)
             log.error("%s", error)
