@@ -500,7 +500,7 @@ async def survey(recipe: Recipe, store_root: str | Path, cancel: bool = False
             for entry in data["batches"]:
                 row = {"shard": Path(data["shard"]).stem, "records": f"{start}-{end}",
                        "batch_id": entry["batch_id"] or "(not created)",
-                       "columns": ",".join(entry["columns"]),
+                       "columns": ",".join(entry.get("columns", [])),
                        "round": entry["round"], "status": entry["status"],
                        **entry["counts"], "note": ""}
                 rows.append(row)
