@@ -18,8 +18,10 @@ from sdgflow.build.spec import stage_specs
 from sdgflow.config.errors import ConfigError
 from sdgflow.config.load import load_recipe
 from sdgflow.config.models import Provider, Recipe
+from sdgflow.generate import batch as batch_module
 from sdgflow.generate.batch import BatchOutcome, ShardState, generate_batches, state_path
 from sdgflow.generate.engine import BatchGenerator
+from sdgflow.generate.retry import FatalEndpointError
 from sdgflow.generate.store import RequestStore
 from sdgflow.simulator.process import SimProcess
 from sdgflow.simulator.settings import SimulatorSettings
@@ -203,3 +205,15 @@ def test_killed_between_create_and_record_the_rerun_finds_the_batch(
     made = sim_batches(sim)["batches"][before:]
     assert len(made) == 2 and made[0]["id"] == saves[-1]  # found, not made again
     assert outcome.batches_created == 1 and len(texts(tmp_path / "store")) == 12
+
+
+def test_a_batch_failing_validation_stops_the_job_with_the_providers_reasons(
+        sim: SimProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    doubled = batch_module.input_lines
+    monkeypatch.setattr(batch_module, "input_lines", lambda requests: doubled(requests) * 2)
+    with pytest.raises(FatalEndpointError) as caught:
+        run_batches(recipe_at(sim), tmp_path / "store")
+    assert "rejected batch" in str(caught.value) and "appears twice" in str(caught.value)
+    assert "execution: online" in str(caught.value)
+    state = json.loads(state_path(tmp_path / "store", 0, 6).read_bytes())
+    assert [(e["status"], e["collected"]) for e in state["batches"]] == [("failed", True)]

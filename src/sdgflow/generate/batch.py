@@ -363,14 +363,21 @@ class ShardBatches:
                      entry["batch_id"], self.start, self.end)
         try:
             batch = await self._wait(entry)
+            self._check_validated(entry, batch)
+            await self._collect(entry, batch)
         except openai.NotFoundError:
-            # The endpoint no longer knows it (e.g. the in-process simulator of a killed job):
-            # its requests are missing from the store and are asked again.
-            log.warning("batch %s is unknown to provider %s; its requests are asked again",
-                        entry["batch_id"], entry["provider"])
+            # The endpoint no longer knows the batch or its files (e.g. the in-process simulator
+            # of a killed job, an output file past its expiry): what is missing from the store
+            # is asked again.
+            log.warning("batch %s or its output is unknown to provider %s; its unanswered "
+                        "requests are asked again", entry["batch_id"], entry["provider"])
             entry.update(status="lost", collected=True)
             self.state.save()
             return "lost"
+        return str(batch.status)
+
+    def _check_validated(self, entry: dict[str, Any], batch: Any) -> None:
+        """A batch that failed validation: the provider reads another input format."""
         if batch.status == "failed":
             problems = "; ".join(f"line {e.line}: {e.message}" for e in
                                  (batch.errors.data if batch.errors and batch.errors.data
@@ -381,8 +388,6 @@ class ShardBatches:
                 f"provider '{entry['provider']}' rejected batch {batch.id} (model "
                 f"{entry['model']}) at validation: {problems}. The input follows OpenAI's "
                 "Batch API format; if this provider reads another, set `execution: online`")
-        await self._collect(entry, batch)
-        return str(batch.status)
 
     async def _wait(self, entry: dict[str, Any]) -> Any:
         started, delay = time.monotonic(), POLL_FIRST
