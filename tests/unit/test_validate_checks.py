@@ -48,10 +48,10 @@ def run(tmp_path: Path, rows: list[dict[str, Any]], projection: Any = STRUCTURED
 
 
 def test_every_code_has_a_defect() -> None:
-    # (codes that compare rows with each other have their own tests: the duplicate tests
-    # below, test_quality_near_dup.py)
-    covered = set().union(*(d.codes for d in DEFECTS)) | {"dedupe.duplicate",
-                                                          "dedupe.near_duplicate"}
+    # (codes that compare rows with each other, or need judge rules, have their own tests: the
+    # duplicate tests below, test_quality_near_dup.py, test_validate_judge.py)
+    covered = set().union(*(d.codes for d in DEFECTS)) | {
+        "dedupe.duplicate", "dedupe.near_duplicate", "judge.unreadable", "judge.below_min"}
     assert covered == set(CHECKS) | {SDG_INVALID}
 
 
