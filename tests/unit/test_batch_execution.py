@@ -217,3 +217,24 @@ def test_a_batch_failing_validation_stops_the_job_with_the_providers_reasons(
     assert "execution: online" in str(caught.value)
     state = json.loads(state_path(tmp_path / "store", 0, 6).read_bytes())
     assert [(e["status"], e["collected"]) for e in state["batches"]] == [("failed", True)]
+
+
+def test_a_recipe_mixing_batch_and_online_models_batches_only_the_batch_columns(
+        sim: SimProcess, tmp_path: Path) -> None:
+    recipe = recipe_at(sim)  # user_query's model is on batch
+    online = recipe.models[0].model_copy(update={"alias": "online", "execution": "online"})
+    columns = [c.model_copy(update={"model_alias": "online"}) if c.name == COLUMNS[1] else c
+               for c in recipe.columns]
+    recipe = recipe.model_copy(update={"models": [*recipe.models, online], "columns": columns})
+    before, chats = sim_batches(sim)["created"], sim.stats()["requests"]
+    store = tmp_path / "store"
+    batched = run_batches(recipe, store)
+    with RequestStore(store) as opened:
+        generator = BatchGenerator(recipe, opened, 4)
+        generator.batched = batched.fresh
+        results, summary = asyncio.run(generator.run(RECORDS))
+    made = sim_batches(sim)["batches"][before:]
+    assert [b["request_counts"]["total"] for b in made] == [6]  # user_query only
+    assert summary.requests_sent == 6  # assistant_response, online
+    assert sim.stats()["requests"] - chats == 12  # 6 batch lines + 6 online calls
+    assert all(not r[c].error and not r[c].from_store for r in results for c in COLUMNS)
