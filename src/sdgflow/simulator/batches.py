@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sdgflow.simulator.app import Simulator, fingerprint
+from sdgflow.simulator.app import Simulator, _error_body, fingerprint
 from sdgflow.simulator.faults import plan_faults
 
 CHAT_URL = "/v1/chat/completions"
@@ -96,8 +96,8 @@ def _json(payload: Any, status: int = 200) -> Response:
 
 def _error(message: str, status: int, code: str | None = None, param: str | None = None
            ) -> Response:
-    return _json({"error": {"message": message, "type": "invalid_request_error", "param": param,
-                            "code": code}}, status)
+    return Response(_error_body(message, "invalid_request_error", code, param),
+                    status_code=status, media_type="application/json")
 
 
 class BatchService:
@@ -130,19 +130,18 @@ class BatchService:
         stats.received()
         model = body.get("model")
         if not isinstance(body.get("messages"), list):
-            return 400, {"error": {"message": "'messages' is required.", "type":
-                                   "invalid_request_error", "param": "messages", "code": None}}
+            return 400, orjson.loads(_error_body("'messages' is required.",
+                                                 "invalid_request_error", None, "messages"))
         if model not in sim.models:
-            return 404, {"error": {"message": f"The model `{model}` does not exist or you do not "
-                                   "have access to it.", "type": "invalid_request_error",
-                                   "param": "model", "code": "model_not_found"}}
+            return 404, orjson.loads(_error_body(
+                f"The model `{model}` does not exist or you do not have access to it.",
+                "invalid_request_error", "model_not_found", "model"))
         fp = fingerprint(body)
         attempt = stats.next_attempt(fp)
         if _draw(sim.settings.seed, fp, attempt) < sim.settings.rate_batch_error:
             self._count("500", fp, attempt)
-            return 500, {"error": {"message": "The server had an error while processing your "
-                                   "request.", "type": "server_error", "param": None,
-                                   "code": None}}
+            return 500, orjson.loads(_error_body(
+                "The server had an error while processing your request.", "server_error", None))
         plan = plan_faults(sim.settings, fp, attempt)
         payload = orjson.loads(sim._completion(body, str(model), fp, attempt, plan))
         self._count("200", fp, attempt)
