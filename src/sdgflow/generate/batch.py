@@ -454,11 +454,13 @@ def answer_of(line: dict[str, Any], key: str, record_id: int, column: str,
     response = line.get("response") or {}
     body = response.get("body") or {}
     if line.get("error"):
-        error = line["error"]
-        return None, f"{error.get('code')}: {error.get('message')}"
+        error = line["error"]  # OpenAI: {code, message}; vLLM's run-batch may write a string
+        return None, f"{error.get('code')}: {error.get('message')}" if isinstance(error, dict) \
+            else str(error)
     if response.get("status_code") != 200:
         message = (body.get("error") or {}).get("message") if isinstance(body, dict) else None
-        return None, f"HTTP {response.get('status_code')}: {message or body}"
+        detail = message or (orjson.dumps(body).decode()[:300] if body else "no body")
+        return None, f"HTTP {response.get('status_code')}: {detail}"
     choices = body.get("choices") or []
     if not choices:
         return None, "EmptyReply: the endpoint answered with no choices"
