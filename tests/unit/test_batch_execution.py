@@ -238,3 +238,14 @@ def test_a_recipe_mixing_batch_and_online_models_batches_only_the_batch_columns(
     assert summary.requests_sent == 6  # assistant_response, online
     assert sim.stats()["requests"] - chats == 12  # 6 batch lines + 6 online calls
     assert all(not r[c].error and not r[c].from_store for r in results for c in COLUMNS)
+
+
+def test_a_shard_too_large_for_one_batch_fails_before_uploading(
+        sim: SimProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch_module, "MAX_LINES", 5)  # stands for OpenAI's 50,000
+    before = sim_batches(sim)["created"]
+    with pytest.raises(ConfigError) as caught:
+        run_batches(recipe_at(sim), tmp_path / "store")
+    assert "shard_size" in str(caught.value) and "6 requests" in str(caught.value)
+    assert sim_batches(sim)["created"] == before
+    assert not state_path(tmp_path / "store", 0, 6).exists()

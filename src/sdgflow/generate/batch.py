@@ -52,6 +52,7 @@ TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 POLL_FIRST, POLL_FACTOR, POLL_MAX = 0.5, 1.5, 60.0
 # Batch API calls (upload, create, retrieve) that fail transiently are retried this often.
 API_RETRIES = 6
+MAX_LINES = 50_000  # OpenAI's limit of requests per batch input file
 T = TypeVar("T")
 
 
@@ -265,6 +266,12 @@ class ShardBatches:
     async def _ask(self, alias: str, requests: list[Request]) -> None:
         """One batch of `requests`, then follow-up batches of the failed ones."""
         rounds = self.recipe.model_for(alias).inference_parameters.max_retries + 1
+        if len(requests) > MAX_LINES:
+            raise ConfigError(
+                f"records {self.start}-{self.end} need {len(requests)} requests of model alias "
+                f"'{alias}' in one batch; the Batch API takes at most {MAX_LINES} per file",
+                key="shard_size", fix=f"lower shard_size (now {self.recipe.shard_size}) so a "
+                "shard's requests of one model and dependency level fit in one batch")
         pending = requests
         for round_ in range(rounds):
             admitted, held = self._admit(alias, pending)
