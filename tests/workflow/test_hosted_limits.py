@@ -81,6 +81,10 @@ def test_budget_stops_the_build_and_a_higher_cap_resumes_it(project: Path) -> No
         configure(project, sim, extra="budget:\n  max_requests: 25\n")
         run = snakemake(project, TARGET, env=sim_env())
         assert run.returncode != 0
+        # The build said what it would send before sending anything...
+        announced = run.output.index(f"{RECORDS} requests to send, 0 answers in the store")
+        assert announced < run.output.index("rule generate:")
+        # ...and says which cap stopped it and how to continue.
         assert "budget.max_requests = 25 stopped this build" in run.output, run.output
         assert "set=[budget.max_requests=" in run.output
         paid = sim.stats()["completed"]
