@@ -332,7 +332,7 @@ def test_streaming_memory_stays_flat(tmp_path: Path) -> None:
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     # 10x the records: the peak grows only by the per-row tables: the dedupe hashes (a few dozen
-    # bytes each), the near-duplicate index (~170 bytes a row) and the distinct-n sample of
+    # bytes each), the near-duplicate index (~140 bytes a row) and the distinct-n sample of
     # the diversity figures (its first 10,000 rows' words and word pairs).
     assert peaks[1] < peaks[0] + 5000 * 600, peaks
     assert peaks[1] < 8 * 1024 * 1024

@@ -223,3 +223,20 @@ def test_the_new_key_stays_out_of_the_stage_spec_at_its_default() -> None:
     assert "near_duplicate" not in ValidationConfig().spec_dump()
     assert ValidationConfig(near_duplicate={"threshold": 0.9}).spec_dump()[
         "near_duplicate"]["threshold"] == 0.9
+
+
+def test_merging_runs_keeps_every_key_with_its_row() -> None:
+    import numpy as np
+
+    from sdgflow.quality.near_dup import _merge
+
+    rng = np.random.default_rng(3)
+    keys = rng.choice(2**32 - 1, size=5000, replace=False).astype(np.uint32)
+    rows = np.arange(5000, dtype=np.uint32)
+    older, newer = np.sort(keys[:3000]), np.sort(keys[3000:])
+    row_of = dict(zip(keys.tolist(), rows.tolist(), strict=True))
+    merged_keys, merged_rows = _merge(
+        (older, np.array([row_of[k] for k in older.tolist()], dtype=np.uint32)),
+        (newer, np.array([row_of[k] for k in newer.tolist()], dtype=np.uint32)))
+    assert merged_keys.tolist() == sorted(keys.tolist())
+    assert [row_of[k] for k in merged_keys.tolist()] == merged_rows.tolist()

@@ -5,9 +5,9 @@ run) and chooses the LSH's bands and rows for the threshold (`_optimal_param`, w
 recall: a missed near-duplicate costs more here than a candidate checked for nothing). Its own
 index, `MinHashLSH`, keeps a dict of sets per band: ~3.6 KB a row measured at 128 permutations,
 3.6 GB at 1M rows. This index keeps, per row, one 32-bit key and a 32-bit row number per band
-in sorted numpy runs, and a 4-bit sketch of each of its MinHash values, which checks a
+in sorted numpy runs, and a 2-bit sketch of each of its MinHash values, which checks a
 candidate's Jaccard estimate (and so also discards 32-bit key collisions): at 128 permutations
-and 0.8, 12 bands x 8 + 64 + 8 = ~170 bytes a row (bench/bench_postprocess.py prints it).
+and 0.8, 12 bands x 8 + 32 + 8 = ~140 bytes a row (bench/bench_postprocess.py prints it).
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ import numpy as np
 # mod 2^64 of distinct bands collides with probability ~2^-32 once folded to 32 bits).
 _FOLD = np.random.default_rng(0x5EED).integers(1, 2**63, size=1024, dtype=np.uint64) | 1
 _PENDING_MAX = 1 << 14  # keys buffered in a dict before they become a sorted run
-_RUN_MAX = 1 << 22  # runs merge up to this many keys, so a merge never copies the whole index
-_CHUNK_ROWS = 1 << 12  # rows per block of sketches (256 KiB at 128 permutations)
-_SKETCH_BITS = 4
+_RUN_MAX = 1 << 21  # runs merge up to this many keys (16 MiB), so merges stay small
+_CHUNK_ROWS = 1 << 12  # rows per block of sketches (128 KiB at 128 permutations)
+_SKETCH_BITS = 2
 # Estimated Jaccard from the sketch a candidate needs: the threshold less this slack (the
-# estimate's standard deviation is ~0.04 at 128 permutations near 0.8).
+# estimate's standard deviation is ~0.04 at 128 permutations near 0.8; 4 bits gave 0.037 for
+# twice the memory).
 _SLACK = 0.05
 
 
@@ -151,27 +152,24 @@ class NearDuplicateIndex:
         keys = np.fromiter(self._pending.keys(), dtype=np.uint32, count=len(self._pending))
         rows = np.fromiter(self._pending.values(), dtype=np.uint32, count=len(self._pending))
         self._pending = {}
-        order = np.argsort(keys, kind="stable")
+        order = np.argsort(keys)
         run = (keys[order], rows[order])
         # Merge equal-sized neighbours (a binary counter): O(log n) runs, each key copied
         # O(log n) times, and no merge beyond _RUN_MAX.
         while self._runs and len(self._runs[-1][0]) <= len(run[0]) \
                 and len(self._runs[-1][0]) + len(run[0]) <= _RUN_MAX:
-            older = self._runs.pop()
-            keys = np.concatenate([older[0], run[0]])
-            rows = np.concatenate([older[1], run[1]])
-            order = np.argsort(keys, kind="stable")
-            run = (keys[order], rows[order])
+            run = _merge(self._runs.pop(), run)
         self._runs.append(run)
 
     def _sketch(self, signature: np.ndarray) -> np.ndarray:
-        low = (signature & 0xF).astype(np.uint8)
-        return (low[0::2] << 4) | low[1::2]
+        """The low 2 bits of each MinHash value, four to a byte."""
+        low = (signature & 3).astype(np.uint8)
+        return (low[0::4] << 6) | (low[1::4] << 4) | (low[2::4] << 2) | low[3::4]
 
     def _estimate(self, sketch: np.ndarray, row: int) -> float:
         other = self._sketches[row // _CHUNK_ROWS][row % _CHUNK_ROWS]
-        same = sketch ^ other
-        equal = int(np.count_nonzero((same & 0xF0) == 0) + np.count_nonzero((same & 0x0F) == 0))
+        differ = sketch ^ other
+        equal = sum(int(np.count_nonzero((differ >> shift) & 3 == 0)) for shift in (0, 2, 4, 6))
         # b-bit MinHash (Li & Koenig): P(equal low bits) = J + (1 - J) / 2^b.
         chance = 1 / (1 << _SKETCH_BITS)
         return max(0.0, (equal / self.num_perm - chance) / (1 - chance))
@@ -183,3 +181,17 @@ class NearDuplicateIndex:
         """Bytes held by the index's arrays (runs, sketches, ids), the pending dict aside."""
         return (sum(k.nbytes + r.nbytes for k, r in self._runs)
                 + sum(s.nbytes for s in self._sketches) + self._ids.itemsize * len(self._ids))
+
+
+def _merge(older: tuple[np.ndarray, np.ndarray], newer: tuple[np.ndarray, np.ndarray]
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Two sorted runs (no key in both) as one, placed by searchsorted: no sort, and no
+    temporary larger than the newer run's positions."""
+    at = np.searchsorted(older[0], newer[0]) + np.arange(len(newer[0]))
+    size = len(older[0]) + len(newer[0])
+    keys, rows = np.empty(size, dtype=np.uint32), np.empty(size, dtype=np.uint32)
+    keys[at], rows[at] = newer
+    rest = np.ones(size, dtype=bool)
+    rest[at] = False
+    keys[rest], rows[rest] = older
+    return keys, rows

@@ -36,7 +36,7 @@ class NearDuplicateConfig(BaseModel):
     # Estimated Jaccard similarity of two conversations' shingle sets that counts as "nearly
     # the same": small edits (names, numbers, one reworded sentence) stay above 0.8.
     threshold: float = Field(default=0.8, gt=0.0, lt=1.0)
-    num_perm: int = Field(default=128, ge=16, le=1024)
+    num_perm: int = Field(default=128, ge=16, le=1024, multiple_of=8)
     shingle_words: int = Field(default=3, ge=1, le=10)
 
 
