@@ -108,6 +108,12 @@ def test_figures_side_by_side() -> None:
     assert result["collapse signs"] == ("2", "2", "=")
 
 
+def test_a_change_too_small_to_show_is_not_shown_as_none() -> None:
+    figures = {f.label: f for f in compare(summary(), summary(pass_rate=0.80001)).figures}
+    assert figures["pass rate"].changed and figures["pass rate"].delta() == "~0"
+    assert figures["valid"].delta() == "="
+
+
 def test_a_figure_only_one_build_has_is_new_or_gone() -> None:
     old = {k: v for k, v in summary().items() if k not in ("diversity", "near_duplicates")}
     result = {f.label: f.delta() for f in compare(old, summary()).figures}

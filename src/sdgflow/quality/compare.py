@@ -50,16 +50,16 @@ class Figure:
         diff = self.after - self.before
         if not diff:
             return "="
-        if self.kind == "share":
-            return f"{diff * 100:+.1f} pt"
-        return f"{diff:+,.0f}" if self.kind == "count" else f"{diff:+.2f}"
+        shown = {"share": f"{diff * 100:+.1f} pt", "count": f"{diff:+,.0f}",
+                 "ratio": f"{diff:+.3f}"}.get(self.kind, f"{diff:+.2f}")
+        # (a change too small to show is not "=", which means none)
+        return "~0" if float(shown.removesuffix(" pt").replace(",", "")) == 0 else shown
 
     def show(self, value: float | None) -> str:
         if value is None:
             return "—"
-        if self.kind == "share":
-            return f"{value:.1%}"
-        return f"{value:,.0f}" if self.kind == "count" else f"{value:.2f}"
+        return {"share": f"{value:.1%}", "count": f"{value:,.0f}",
+                "ratio": f"{value:.3f}"}.get(self.kind, f"{value:.2f}")
 
 
 @dataclass
