@@ -37,7 +37,7 @@ from sdgflow.config.prompts import template_variables
 from sdgflow.generate.budget import BudgetGuard, BudgetReached, StoreTally, price_lookup
 from sdgflow.generate.client import make_client, provider_for
 from sdgflow.generate.engine import _answer
-from sdgflow.generate.estimate import Usage, completion_tokens, priced, prompt_tokens
+from sdgflow.generate.estimate import Usage
 from sdgflow.generate.request import build_request, request_key
 from sdgflow.generate.retry import FatalEndpointError, Outcome, backoff, classify
 from sdgflow.generate.store import RequestStore, StoredAnswer
@@ -303,11 +303,8 @@ class ShardBatches:
         price = self.recipe.report.prices.get(alias)
         held: list[Usage] = []
         for request in requests:
-            mean = self.guard.tally.mean_completion(request.column)
-            expected = priced(1, prompt_tokens(request.body),
-                              completion_tokens(request.body, mean), price)
             try:
-                held.append(self.guard.admit(expected.tokens, expected.cost))
+                held.append(self.guard.admit_request(request.body, request.column, price))
             except BudgetReached as reached:
                 for left in requests[len(held):]:
                     self.errors[left.key] = f"not sent: {reached}"

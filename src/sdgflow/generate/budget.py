@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from sdgflow.config.models import Budget, ModelPrice, Recipe
-from sdgflow.generate.estimate import Usage, priced
+from sdgflow.generate.estimate import Usage, completion_tokens, priced, prompt_tokens
 
 # Re-read the store at most this often while far from a cap; near a cap, before every request.
 REFRESH_S = 0.2
@@ -127,6 +128,16 @@ class BudgetGuard:
                 raise self.reached
         self.in_flight += want
         return want
+
+    def admit_request(self, body: dict[str, Any], column: str | None,
+                      price: ModelPrice | None) -> Usage:
+        """`admit` for one request: its expected usage from its size and what answers of its
+        column used so far (estimate.py), priced."""
+        if not self.caps:
+            return Usage()
+        mean = self.tally.mean_completion(column) if column else None
+        expected = priced(1, prompt_tokens(body), completion_tokens(body, mean), price)
+        return self.admit(expected.tokens, expected.cost)
 
     def settle(self, reservation: Usage) -> None:
         """A request admitted earlier has ended (its answer, if any, is in the store)."""

@@ -18,13 +18,7 @@ import openai
 
 from sdgflow.config.models import ModelPrice, Provider, RateLimits
 from sdgflow.generate.budget import BudgetGuard
-from sdgflow.generate.estimate import (
-    Usage,
-    completion_tokens,
-    limit_tokens,
-    priced,
-    prompt_tokens,
-)
+from sdgflow.generate.estimate import Usage, limit_tokens
 from sdgflow.generate.limiter import AdaptiveLimiter
 from sdgflow.generate.pacing import MinutePacer
 from sdgflow.generate.retry import (
@@ -140,9 +134,7 @@ class EndpointCaller:
         """Check the spending cap for one attempt (raises BudgetReached); its expected usage."""
         if self.guard is None:
             return Usage()
-        mean = self.guard.tally.mean_completion(column) if column else None
-        expected = priced(1, prompt_tokens(body), completion_tokens(body, mean), self.price)
-        return self.guard.admit(expected.tokens, expected.cost)
+        return self.guard.admit_request(body, column, self.price)
 
     async def _pace(self, tokens: int, reservation: Usage) -> None:
         """Take a concurrency slot, then wait for the per-minute limits to allow a start."""
