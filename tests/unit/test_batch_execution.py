@@ -176,6 +176,8 @@ def test_a_batch_holds_only_what_the_budget_admits(sim: SimProcess, tmp_path: Pa
     assert len(texts(tmp_path / "store")) == 8
     assert len(outcome.failed) == 4
     assert all(e.startswith("not sent: budget.max_requests") for e in outcome.failed.values())
+    # The job stops the build on it, as online (generate/stage.py).
+    assert outcome.budget_reached is not None and outcome.budget_reached.cap == "max_requests"
 
 
 class Killed(BaseException):

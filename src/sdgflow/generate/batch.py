@@ -72,6 +72,8 @@ class BatchOutcome:
     fresh: dict[str, int] = field(default_factory=dict)
     requests_sent: int = 0
     batches_created: int = 0
+    # The cap that kept requests out of a batch: the job stops the build as online does.
+    budget_reached: BudgetReached | None = None
 
 
 def batch_aliases(recipe: Recipe) -> set[str]:
@@ -306,6 +308,7 @@ class ShardBatches:
             try:
                 held.append(self.guard.admit_request(request.body, request.column, price))
             except BudgetReached as reached:
+                self.outcome.budget_reached = reached
                 for left in requests[len(held):]:
                     self.errors[left.key] = f"not sent: {reached}"
                 break

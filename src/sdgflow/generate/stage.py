@@ -29,6 +29,7 @@ def generate_shard(recipe: Recipe, rows_path: str | Path, out_path: str | Path,
     # ParquetFile, not read_table: the latter imports pyarrow.dataset and pandas (~0.4 s a job).
     rows = pq.ParquetFile(rows_path).read()
     records = rows.to_pylist()
+    budget_reached = None
     with RequestStore(store_dir) as store:
         generator = BatchGenerator(recipe, store, slots)
         try:
@@ -38,6 +39,7 @@ def generate_shard(recipe: Recipe, rows_path: str | Path, out_path: str | Path,
                 # Batch models' answers go to the store first; the engine then reads them.
                 batched = generate_batches(recipe, store, records, str(out_path))
                 generator.settled, generator.batched = batched.failed, batched.fresh
+                budget_reached = batched.budget_reached
             results, summary = asyncio.run(generator.run(records))
         except FatalEndpointError as error:  # a Batch API call refused (generate/batch.py)
             log.error("%s", error)
@@ -51,11 +53,12 @@ def generate_shard(recipe: Recipe, rows_path: str | Path, out_path: str | Path,
             if isinstance(first, ConfigError):  # e.g. the store's disk is full
                 raise first from None
             raise
-    if generator.guard.reached is not None:
+    budget_reached = generator.guard.reached or budget_reached
+    if budget_reached is not None:
         from sdgflow.generate.forecast import budget_stop_message
 
         # No shard: its unsent records would read as failures. The store keeps every answer.
-        log.error("%s", budget_stop_message(recipe, generator.guard.reached.cap))
+        log.error("%s", budget_stop_message(recipe, budget_reached.cap))
         sys.exit(1)
     write_shard(rows, results, generator.order, out_path)
     marker = failed_marker(out_path)
