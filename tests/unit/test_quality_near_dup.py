@@ -149,7 +149,7 @@ def test_many_unrelated_rows_stay_apart_and_records_are_named_past_a_flush() -> 
         probe = index.probe(words)
         assert index.match(probe) is None, i
         index.add(probe, f"r{i}")
-    assert index._runs, "the test must reach the sorted runs"
+    assert index._bands._runs, "the test must reach the sorted runs"
     retold = list(rows[123])
     retold[30] = "zebra"
     found = index.match(index.probe(retold))
@@ -224,19 +224,3 @@ def test_the_new_key_stays_out_of_the_stage_spec_at_its_default() -> None:
     assert ValidationConfig(near_duplicate={"threshold": 0.9}).spec_dump()[
         "near_duplicate"]["threshold"] == 0.9
 
-
-def test_merging_runs_keeps_every_key_with_its_row() -> None:
-    import numpy as np
-
-    from sdgflow.quality.near_dup import _merge
-
-    rng = np.random.default_rng(3)
-    keys = rng.choice(2**32 - 1, size=5000, replace=False).astype(np.uint32)
-    rows = np.arange(5000, dtype=np.uint32)
-    older, newer = np.sort(keys[:3000]), np.sort(keys[3000:])
-    row_of = dict(zip(keys.tolist(), rows.tolist(), strict=True))
-    merged_keys, merged_rows = _merge(
-        (older, np.array([row_of[k] for k in older.tolist()], dtype=np.uint32)),
-        (newer, np.array([row_of[k] for k in newer.tolist()], dtype=np.uint32)))
-    assert merged_keys.tolist() == sorted(keys.tolist())
-    assert [row_of[k] for k in merged_keys.tolist()] == merged_rows.tolist()

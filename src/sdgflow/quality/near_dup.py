@@ -7,23 +7,23 @@ index, `MinHashLSH`, keeps a dict of sets per band: ~3.6 KB a row measured at 12
 3.6 GB at 1M rows. This index keeps, per row, one 32-bit key and a 32-bit row number per band
 in sorted numpy runs, and a 2-bit sketch of each of its MinHash values, which checks a
 candidate's Jaccard estimate (and so also discards 32-bit key collisions): at 128 permutations
-and 0.8, 12 bands x 8 + 32 + 8 = ~140 bytes a row (bench/bench_postprocess.py prints it).
+and 0.8, 12 bands x 8 + 32 + 8 = ~140 bytes a row (bench/bench_postprocess.py prints it);
+the table of band keys is quality.table.FirstRowTable, which the exact duplicate check uses too.
 """
 
 from __future__ import annotations
 
 import zlib
-from array import array
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from sdgflow.quality.table import FirstRowTable, RecordIds
+
 # Multipliers that fold a band's r values into one key (odd 64-bit constants: a product sum
 # mod 2^64 of distinct bands collides with probability ~2^-32 once folded to 32 bits).
 _FOLD = np.random.default_rng(0x5EED).integers(1, 2**63, size=1024, dtype=np.uint64) | 1
-_PENDING_MAX = 1 << 14  # keys buffered in a dict before they become a sorted run
-_RUN_MAX = 1 << 21  # runs merge up to this many keys (16 MiB), so merges stay small
 _CHUNK_ROWS = 1 << 12  # rows per block of sketches (128 KiB at 128 permutations)
 _SKETCH_BITS = 2
 # Estimated Jaccard from the sketch a candidate needs: the threshold less this slack (the
@@ -58,13 +58,10 @@ class NearDuplicateIndex:
         self._minhash = MinHash
         self._permutations = MinHash(num_perm=num_perm, seed=seed).permutations
         self._band_salt = (np.arange(self.bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15))
-        self._pending: dict[int, int] = {}
-        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
+        self._bands = FirstRowTable(np.uint32)  # band key -> the first row that had it
         self._sketches: list[np.ndarray] = []
-        self._ids = array("q")
-        self._other_ids: dict[int, Any] = {}  # row number -> a record id that is no int
+        self._ids = RecordIds()
         self._tokens: dict[str, int] = {}
-        self.added = 0
 
     # -- rows ------------------------------------------------------------------------------
 
@@ -74,20 +71,7 @@ class NearDuplicateIndex:
             return None
         signature = self._signature(words)
         keys = self._keys(signature)
-        known = np.zeros(len(keys), dtype=bool)
-        candidates: set[int] = set()
-        for i, key in enumerate(keys.tolist()):
-            row = self._pending.get(key)
-            if row is not None:
-                known[i] = True
-                candidates.add(row)
-        for run_keys, run_rows in self._runs:
-            at = np.searchsorted(run_keys, keys)
-            at[at >= len(run_keys)] = 0
-            hit = run_keys[at] == keys
-            if hit.any():
-                known |= hit
-                candidates.update(run_rows[at[hit]].tolist())
+        known, candidates = self._bands.get_many(keys)
         return Probe(signature, keys, known, candidates)
 
     def match(self, probe: Probe) -> tuple[Any, float] | None:
@@ -99,29 +83,18 @@ class NearDuplicateIndex:
         for row in sorted(probe.candidates):
             estimate = self._estimate(sketch, row)
             if estimate >= cut:
-                return self._record_id(row), estimate
+                return self._ids[row], estimate
         return None
 
     def add(self, probe: Probe, record_id: Any) -> None:
         """Index the probed row (call before probing another)."""
-        row = self.added
-        self.added += 1
-        if isinstance(record_id, int) and not isinstance(record_id, bool) \
-                and -2**63 <= record_id < 2**63:
-            self._ids.append(record_id)
-        else:
-            self._ids.append(0)
-            self._other_ids[row] = record_id
+        row = self._ids.add(record_id)
         if row % _CHUNK_ROWS == 0:
             self._sketches.append(np.zeros((_CHUNK_ROWS, self.num_perm * _SKETCH_BITS // 8),
                                            dtype=np.uint8))
         self._sketches[-1][row % _CHUNK_ROWS] = self._sketch(probe.signature)
-        pending = self._pending
         # A key already indexed keeps its first row: matches name the earliest record.
-        for key in probe.keys[~probe.known].tolist():
-            pending.setdefault(key, row)
-        if len(pending) >= _PENDING_MAX:
-            self._flush()
+        self._bands.add(probe.keys[~probe.known].tolist(), row)
 
     def _signature(self, words: list[str]) -> np.ndarray:
         """The MinHash values of the shingles of `shingle_words` consecutive words."""
@@ -146,20 +119,7 @@ class NearDuplicateIndex:
         folded = (bands * _FOLD[:self.rows]).sum(axis=1, dtype=np.uint64) ^ self._band_salt
         return ((folded >> np.uint64(32)) ^ (folded & np.uint64(0xFFFFFFFF))).astype(np.uint32)
 
-    # -- storage -----------------------------------------------------------------------------
-
-    def _flush(self) -> None:
-        keys = np.fromiter(self._pending.keys(), dtype=np.uint32, count=len(self._pending))
-        rows = np.fromiter(self._pending.values(), dtype=np.uint32, count=len(self._pending))
-        self._pending = {}
-        order = np.argsort(keys)
-        run = (keys[order], rows[order])
-        # Merge equal-sized neighbours (a binary counter): O(log n) runs, each key copied
-        # O(log n) times, and no merge beyond _RUN_MAX.
-        while self._runs and len(self._runs[-1][0]) <= len(run[0]) \
-                and len(self._runs[-1][0]) + len(run[0]) <= _RUN_MAX:
-            run = _merge(self._runs.pop(), run)
-        self._runs.append(run)
+    # -- sketches ----------------------------------------------------------------------------
 
     def _sketch(self, signature: np.ndarray) -> np.ndarray:
         """The low 2 bits of each MinHash value, four to a byte."""
@@ -174,24 +134,6 @@ class NearDuplicateIndex:
         chance = 1 / (1 << _SKETCH_BITS)
         return max(0.0, (equal / self.num_perm - chance) / (1 - chance))
 
-    def _record_id(self, row: int) -> Any:
-        return self._other_ids.get(row, self._ids[row]) if self._other_ids else self._ids[row]
-
     def nbytes(self) -> int:
-        """Bytes held by the index's arrays (runs, sketches, ids), the pending dict aside."""
-        return (sum(k.nbytes + r.nbytes for k, r in self._runs)
-                + sum(s.nbytes for s in self._sketches) + self._ids.itemsize * len(self._ids))
-
-
-def _merge(older: tuple[np.ndarray, np.ndarray], newer: tuple[np.ndarray, np.ndarray]
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """Two sorted runs (no key in both) as one, placed by searchsorted: no sort, and no
-    temporary larger than the newer run's positions."""
-    at = np.searchsorted(older[0], newer[0]) + np.arange(len(newer[0]))
-    size = len(older[0]) + len(newer[0])
-    keys, rows = np.empty(size, dtype=np.uint32), np.empty(size, dtype=np.uint32)
-    keys[at], rows[at] = newer
-    rest = np.ones(size, dtype=bool)
-    rest[at] = False
-    keys[rest], rows[rest] = older
-    return keys, rows
+        """Bytes held by the index's arrays (band runs, sketches), the pending keys aside."""
+        return self._bands.nbytes() + sum(s.nbytes for s in self._sketches)

@@ -108,7 +108,7 @@ class Conversation:
 
     def __init__(self, row: dict[str, Any], context: dict[str, Any], record_id: Any,
                  cfg: ValidationConfig, projection: Projection | None,
-                 seen: dict[int, Any] | None = None,
+                 seen: Any = None,
                  tools_text: bytes | None = None, near_index: Any = None) -> None:
         # `json_string` layouts: the checks read the arrays (`row` is then a parsed copy), and a
         # key that is not the JSON string its format asks for is named here, per key.
@@ -123,6 +123,7 @@ class Conversation:
         self.cfg = cfg
         self.projection = projection
         self.args_as_object = getattr(projection, "arguments_format", "string") == "object"
+        # digest -> first record id: a dict, or quality.table.FirstRecordTable (get, in)
         self.seen = seen if seen is not None else {}
         self.digest: int | None = None
         self.near_index = near_index  # a quality.near_dup.NearDuplicateIndex, or None

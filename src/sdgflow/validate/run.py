@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from sdgflow.project.config import OpenAIMessagesProjection, StructuredMessagesProjection
 from sdgflow.project.projections import PROJECTION_CODES
 from sdgflow.quality.diversity import DiversityReport, DiversityTally
+from sdgflow.quality.table import FirstRecordTable
 from sdgflow.validate.checks import (
     CHECKS,
     Conversation,
@@ -263,9 +264,10 @@ def validate_file(
     failed: Counter[str] = Counter()
     examples: dict[str, list[Example]] = {}
     repairs: Counter[str] = Counter()
-    # conversation digest -> record id of its first valid row (~100 bytes a row: ~100 MB at
-    # 1M rows, within the stage's bound; a packed table saved memory nobody needed)
-    seen: dict[int, Any] = {}
+    # conversation digest -> record id of its first valid row: the near-duplicate index's
+    # compact table (~20 bytes a row; a dict took ~100, 100 MB at 1M rows, which the
+    # near-duplicate index needs more)
+    seen = FirstRecordTable()
     near_index = near_duplicate_index(validation) if "dedupe.near_duplicate" in active else None
     judge_scores: dict[str, JudgeScoreStats] = {}
     diversity = DiversityTally(list(getattr(projection, "metadata_fields", None) or []))
@@ -420,8 +422,8 @@ def _tally_judge(judged: dict[str, Any], into: dict[str, JudgeScoreStats]) -> No
 
 
 def near_duplicate_index(validation: ValidationConfig) -> Any:
-    """The run's near-duplicate index (imported here: numpy and datasketch load only when the
-    check runs)."""
+    """The run's near-duplicate index (imported here: datasketch, and the scipy it imports,
+    load only when the check runs)."""
     from sdgflow.quality.near_dup import NearDuplicateIndex
 
     cfg = validation.near_duplicate
