@@ -179,7 +179,8 @@ def test_a_column_reading_a_switched_off_one_is_a_config_error(project: Path) ->
 # -- the simulator answers judge prompts -----------------------------------------------------
 
 
-def _judge_answers(project: Path, records: range) -> list[dict[str, Any]]:
+def _judge_answers(project: Path, records: range,
+                   conversation: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The shipped judge column's real requests, answered by the simulator through the
     openai client (the `offline` provider's path)."""
     recipe = load_recipe("customer_support_tools", ["columns.3.enabled=true"])
@@ -192,7 +193,9 @@ def _judge_answers(project: Path, records: range) -> list[dict[str, Any]]:
             http_client=httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app)))
         out = []
         for i in records:
-            context = {**CONTEXT, "conversation": json.dumps(clean_row())}
+            judged = conversation or clean_row()  # as the model wrote it: tools and messages
+            context = {**CONTEXT, "conversation": json.dumps(
+                {"tools": judged["tools"], "messages": judged["messages"]})}
             body = build_request(recipe, judge, context, i)
             reply = await client.chat.completions.create(**body)
             out.append(json.loads(reply.choices[0].message.content))
@@ -224,3 +227,17 @@ def test_preview_with_the_judge_on_reports_its_score_means(project: Path) -> Non
     assert set(report["judge_scores"]) == {"quality.grounding", "quality.clarity",
                                            "quality.tool_use"}
     assert all(s["count"] == report["records_in"] for s in report["judge_scores"].values())
+
+
+def test_the_simulator_scores_low_what_visibly_misses_the_seed_facts(project: Path) -> None:
+    row = clean_row()
+    del row["messages"][4:6]  # no tool call, no result
+    row["messages"][3]["content"] = "It's the order from last week."
+    row["messages"][-1]["content"] = "Sorry for the wait, it should come soon."
+    answers = _judge_answers(project, range(30), row)
+    for name, missed in (("grounding", "never mentions the order ORD-10492"),
+                         ("tool_use", "makes no tool call")):
+        assert {a[name]["score"] for a in answers} <= {1, 2}
+        assert all(missed in a[name]["reasoning"] for a in answers)
+    assert "does not reflect the policy hint" in answers[0]["grounding"]["reasoning"]
+    assert max(a["clarity"]["score"] for a in answers) >= 4  # no signal: the usual spread

@@ -574,12 +574,17 @@ def judge_reply(rng: random.Random, prompt: str) -> Reply | None:
     if not criteria:
         return None
     answer: dict[str, Any] = {}
+    missing = _judged_misses(prompt[:at])
     for name, _description, options in criteria:
         levels = [part.partition(":") for part in options.split("; ") if part.strip()]
         keys = [key.strip() for key, _, _ in levels]
         numeric = all(_is_number(k) for k in keys)
         if numeric:
             keys.sort(key=float)
+        # A criterion the judged text visibly misses scores in the lower half of its options.
+        miss = [what for topic, what in missing if topic in name.lower()]
+        if miss and len(keys) > 1:
+            keys = keys[:len(keys) // 2]
         # The weights' best end meets the best option; fewer options take the top weights.
         weights = _SCORE_WEIGHTS[-len(keys):] if len(keys) <= len(_SCORE_WEIGHTS) else None
         key = rng.choices(keys, weights=weights)[0]
@@ -588,9 +593,28 @@ def judge_reply(rng: random.Random, prompt: str) -> Reply | None:
             "score": (int(float(key)) if float(key).is_integer() else float(key)) if numeric
             else key,
             "reasoning": f"{rng.choice(_REASON_OPENERS)} {name.replace('_', ' ')} earns "
-                         f"{key}: {_sentence(meaning) if meaning else 'as described.'}",
+                         f"{key}: {_sentence(meaning) if meaning else 'as described.'}"
+                         + "".join(f" It {what}." for what in miss),
         }
     return Reply(None, json.dumps(answer), "Each criterion scored against its options.")
+
+
+def _judged_misses(judged: str) -> list[tuple[str, str]]:
+    """(criterion topic, what the judged text misses) against the prompt's seed facts: the
+    order id or most of the policy hint's words absent (grounding), no tool call (tool use)."""
+    facts = parse_facts(judged)
+    text = _FACT_RE.sub("", judged)  # the judged conversation, without the fact lines
+    lowered = text.lower()
+    out = []
+    order_id = facts.values.get("order_id")
+    if order_id and order_id not in text:
+        out.append(("ground", f"never mentions the order {order_id}"))
+    hint = [w.lower() for w in _WORD_RE.findall(facts.values.get("policy_hint", ""))]
+    if hint and sum(w in lowered for w in hint) * 2 < len(hint):
+        out.append(("ground", "does not reflect the policy hint"))
+    if "tool_calls" not in text:
+        out.append(("tool", "makes no tool call"))
+    return out
 
 
 def _is_number(text: str) -> bool:
