@@ -60,3 +60,12 @@ def point_recipe_at(project: Path, recipe: str, sim: SimServer, extra: str = "")
 
 def sim_env() -> dict[str, str]:
     return {SIM_KEY_ENV: SIM_KEY}
+
+
+def with_validation(recipe_text: str, lines: str) -> str:
+    """The recipe with `lines` (indented keys) under its `validation:` block, added if it has
+    none: a second `validation:` key is a config error (the YAML would drop the first)."""
+    if "\nvalidation:\n" in recipe_text:
+        return recipe_text.replace("\nvalidation:\n", f"\nvalidation:\n{lines}", 1)
+    return recipe_text.replace("output_projection:", f"validation:\n{lines}output_projection:",
+                               1)

@@ -134,6 +134,24 @@ def test_invalid_yaml_names_line(project: Path) -> None:
         load_recipe("customer_support_tools")
 
 
+def test_a_key_given_twice_names_both_lines(project: Path) -> None:
+    path = project / "configs" / "customer_support_tools.yaml"
+    text = path.read_text()
+    first = text.splitlines().index("num_records: 100") + 1
+    path.write_text(text + "num_records: 5\n")
+    with pytest.raises(ConfigError) as error:
+        load_recipe("customer_support_tools")
+    message = str(error.value)
+    assert f"customer_support_tools.yaml:{len(text.splitlines()) + 1}:" in message
+    assert f"'num_records' is given twice (first on line {first})" in message
+    assert "merge the two" in message
+
+
+def test_the_same_key_in_different_mappings_is_fine(project: Path) -> None:
+    recipe = load_recipe("customer_support_tools")  # `name:` in every column, `type:` ...
+    assert len({c.name for c in recipe.columns}) == len(recipe.columns)
+
+
 def test_unset_env_var_without_default(project: Path, monkeypatch) -> None:
     monkeypatch.delenv("SDGFLOW_UNSET_VAR", raising=False)
     edit(project / "configs" / "customer_support_tools.yaml",

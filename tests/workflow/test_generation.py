@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sdgflow.generate.store import RequestStore
-from tests.harness import SimServer, point_recipe_at, sim_env, snakemake
+from tests.harness import SimServer, point_recipe_at, sim_env, snakemake, with_validation
 
 TARGET = "output/sdg/customer_support_tool_sft.jsonl"
 WORK = Path("output/sdg/.sdgflow/customer_support_tools")
@@ -67,8 +67,8 @@ def test_faults_lose_no_record(project: Path, sim: SimServer) -> None:
 def test_failed_records_are_kept_and_a_plain_rerun_retries_only_them(project: Path) -> None:
     set_size(project, 8, 4, "      max_retries: 1\n")
     recipe = project / "configs" / "customer_support_tools.yaml"
-    recipe.write_text(recipe.read_text().replace(  # half the records will fail at first
-        "output_projection:", "validation:\n  min_pass_rate: 0.4\noutput_projection:"))
+    # half the records will fail at first
+    recipe.write_text(with_validation(recipe.read_text(), "  min_pass_rate: 0.4\n"))
     healthy = SimServer(project, "--latency", "0.01")
     point_recipe_at(project, "customer_support_tools", healthy)
     shard0 = str(WORK / "gen" / "shard-0.parquet")

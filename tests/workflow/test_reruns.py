@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.harness import snakemake
+from tests.harness import snakemake, with_validation
 
 TARGET = "output/sdg/customer_support_tool_sft.jsonl"
 
@@ -81,8 +81,8 @@ def test_category_values_edit_reruns_from_seed(built: Path) -> None:
 
 
 def test_validation_edit_reruns_validation_only(built: Path) -> None:
-    edit(recipe_of(built), "output_projection:", "validation:\n  min_pass_rate: 0.5\n"
-         "output_projection:")
+    path = recipe_of(built)
+    path.write_text(with_validation(path.read_text(), "  min_pass_rate: 0.5\n"))
     run = snakemake(built, TARGET)
     assert run.returncode == 0 and run.rules == {"validate": 1}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.harness import snakemake
+from tests.harness import snakemake, with_validation
 
 
 def test_lint_reports_nothing(project: Path) -> None:
@@ -37,9 +37,9 @@ def test_config_error_is_one_clear_message(project: Path) -> None:
 
 def test_failed_quality_gate_explains_and_keeps_its_report(project: Path) -> None:
     recipe = project / "configs" / "customer_support_tools.yaml"
-    recipe.write_text(recipe.read_text().replace(
-        "num_records: 100\n", "num_records: 20\nsimulator:\n  rate_truncate: 0.5\n"
-        "validation:\n  min_pass_rate: 0.9\n", 1))
+    recipe.write_text(with_validation(recipe.read_text().replace(
+        "num_records: 100\n", "num_records: 20\nsimulator:\n  rate_truncate: 0.5\n", 1),
+        "  min_pass_rate: 0.9\n"))
     run = snakemake(project, "output/sdg/customer_support_tool_sft.jsonl")
     assert run.returncode != 0
     assert "validation.min_pass_rate" in run.output and "parse.truncated" in run.output

@@ -73,12 +73,34 @@ def load_recipe(
     return _drop_switched_off(recipe, path)
 
 
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    """A key given twice in one mapping: YAML loaders keep the last silently, so an added
+    `validation:` block would replace the recipe's own without a word."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        first: dict[object, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                line = first.setdefault(key, key_node.start_mark.line)
+            except TypeError:  # an unhashable key: construct_mapping reports it
+                continue
+            if line != key_node.start_mark.line:
+                raise _DuplicateKey(None, None, f"the key '{key}' is given twice (first on line "
+                                    f"{line + 1}); the second would silently replace the first",
+                                    key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+
 def _yaml_error(path: Path, exc: Exception) -> ConfigError:
     mark = getattr(exc, "problem_mark", None)
     where = f"{path}:{mark.line + 1}" if mark else str(path)
     problem = getattr(exc, "problem", None) or str(exc)
-    return ConfigError(f"invalid YAML: {problem}", where=where,
-                       fix="fix the indentation or quoting on that line")
+    fix = "merge the two into one (keep every key you need under the first)" \
+        if isinstance(exc, _DuplicateKey) else "fix the indentation or quoting on that line"
+    return ConfigError(f"invalid YAML: {problem}", where=where, fix=fix)
 
 
 def _load_with_defaults(path: Path, chain: tuple[Path, ...]) -> DictConfig:
@@ -90,7 +112,7 @@ def _load_with_defaults(path: Path, chain: tuple[Path, ...]) -> DictConfig:
                           fix="remove one `defaults:` link so inheritance ends")
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.safe_load(text)
+        node = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader that refuses repeats
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text (byte {exc.start})", where=str(path),
                           fix="save the file as UTF-8") from None
