@@ -4,11 +4,10 @@ datasketch computes each row's MinHash (its `affine32` scheme, one set of permut
 run) and chooses the LSH's bands and rows for the threshold (`_optimal_param`, weighted toward
 recall: a missed near-duplicate costs more here than a candidate checked for nothing). Its own
 index, `MinHashLSH`, keeps a dict of sets per band: ~3.6 KB a row measured at 128 permutations,
-3.6 GB at 1M rows. This index keeps, per row, one 32-bit key and a 32-bit row number per band
-in sorted numpy runs, and a 2-bit sketch of each of its MinHash values, which checks a
-candidate's Jaccard estimate (and so also discards 32-bit key collisions): at 128 permutations
-and 0.8, 12 bands x 8 + 32 + 8 = ~140 bytes a row (bench/bench_postprocess.py prints it);
-the table of band keys is quality.table.FirstRowTable, which the exact duplicate check uses too.
+3.6 GB at 1M rows. This index keeps each band key's first row in SQLite on disk
+(quality.table.FirstRowTable, which the exact duplicate check uses too) and, in memory, a 2-bit
+sketch of each row's MinHash values (32 bytes a row at 128 permutations), which checks a
+candidate's Jaccard estimate (and so also discards 32-bit key collisions).
 """
 
 from __future__ import annotations
@@ -58,7 +57,7 @@ class NearDuplicateIndex:
         self._minhash = MinHash
         self._permutations = MinHash(num_perm=num_perm, seed=seed).permutations
         self._band_salt = (np.arange(self.bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15))
-        self._bands = FirstRowTable(np.uint32)  # band key -> the first row that had it
+        self._bands = FirstRowTable()  # band key -> the first row that had it
         self._sketches: list[np.ndarray] = []
         self._ids = RecordIds()
         self._tokens: dict[str, int] = {}
@@ -135,5 +134,8 @@ class NearDuplicateIndex:
         return max(0.0, (equal / self.num_perm - chance) / (1 - chance))
 
     def nbytes(self) -> int:
-        """Bytes held by the index's arrays (band runs, sketches), the pending keys aside."""
-        return self._bands.nbytes() + sum(s.nbytes for s in self._sketches)
+        """Bytes of sketches held in memory (band keys live in the table's SQLite file)."""
+        return sum(s.nbytes for s in self._sketches)
+
+    def close(self) -> None:
+        self._bands.close()

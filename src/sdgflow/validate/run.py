@@ -264,9 +264,8 @@ def validate_file(
     failed: Counter[str] = Counter()
     examples: dict[str, list[Example]] = {}
     repairs: Counter[str] = Counter()
-    # conversation digest -> record id of its first valid row: the near-duplicate index's
-    # compact table (~20 bytes a row; a dict took ~100, 100 MB at 1M rows, which the
-    # near-duplicate index needs more)
+    # conversation digest -> record id of its first valid row, on disk (a dict took ~100
+    # bytes a row: 100 MB at 1M rows, beside the near-duplicate index's band keys)
     seen = FirstRecordTable()
     near_index = near_duplicate_index(validation) if "dedupe.near_duplicate" in active else None
     judge_scores: dict[str, JudgeScoreStats] = {}
@@ -357,6 +356,9 @@ def validate_file(
                               [call.name for call in conv.calls], conv.row.get("tools"), context)
             # A row that passes is written as it was read, minus `_sdg` (see _split_projected).
             out.write(_dump_line(row) if head is None else head)
+    seen.close()  # their SQLite scratch files
+    if near_index is not None:
+        near_index.close()
 
     projection_rejects = 0
     if projection_rejects_path is not None and Path(projection_rejects_path).exists():
