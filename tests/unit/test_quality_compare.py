@@ -23,6 +23,7 @@ from sdgflow.quality.compare import (
     compare,
     describe_changes,
     keep_history,
+    packing_beside,
     previous_path,
 )
 from sdgflow.validate.stage import validate_stage
@@ -178,3 +179,51 @@ def test_compare_cli_imports_nothing_heavy(tmp_path: Path) -> None:
     a = tmp_path / "a.validation.json"
     a.write_text(json.dumps(summary()))
     assert set(HEAVY) & imported_after(["compare", str(a), str(a)]) == set()
+
+
+def packing(records: int = 100, total: int = 80_000, loss: int = 40_000, p50: float = 790.0,
+            packs: int = 20) -> dict[str, Any]:
+    """The fields of a packing.json the comparison reads (pack/run.py PackingReport)."""
+    return {"records": records, "total_tokens": total, "loss_tokens": loss, "packs": packs,
+            "length_percentiles": {"p50": p50, "p90": 1100.0, "p99": 1400.0, "max": 1500}}
+
+
+def test_token_lengths_come_from_the_builds_packing_reports() -> None:
+    result = {f.label: (f.show(f.before), f.show(f.after), f.delta())
+              for f in compare(summary(), summary(), packing(),
+                               packing(total=90_000, loss=36_000, p50=880.0, packs=23)).figures}
+    assert result["tokens per record mean"] == ("800.00", "900.00", "+100.00")
+    assert result["tokens per record p50"] == ("790", "880", "+90")
+    assert result["loss tokens share"] == ("50.0%", "40.0%", "-10.0 pt")
+    assert result["packs"] == ("20", "23", "+3")
+    # Without packing reports the validation figures stand alone.
+    assert not any(f.label.startswith("tokens") for f in compare(summary(), summary()).figures)
+
+
+def test_the_pack_stage_keeps_its_report_and_logs_token_lengths(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from sdgflow.pack.run import compare_with_previous
+
+    out, history = tmp_path / "x.packing.json", tmp_path / "history"
+    out.write_text(json.dumps(packing()))
+    caplog.set_level(logging.INFO, logger="sdgflow.pack")
+    compare_with_previous(out, history)
+    assert caplog.text == ""  # the first build: nothing to compare with
+    out.write_text(json.dumps(packing(total=90_000)))
+    compare_with_previous(out, history)
+    previous = tmp_path / "x.packing.previous.json"
+    assert json.loads(previous.read_text())["total_tokens"] == 80_000
+    assert packing_beside(tmp_path / "x.validation.previous.json") == previous
+    assert "token lengths (previous -> this build):" in caplog.text
+    assert "tokens per record mean" in caplog.text and "+100.00" in caplog.text
+
+
+def test_compare_cli_adds_token_lengths_when_packing_reports_sit_beside(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.validation.json", tmp_path / "b.validation.json"
+    a.write_text(json.dumps(summary()))
+    b.write_text(json.dumps(summary()))
+    (tmp_path / "a.packing.json").write_text(json.dumps(packing()))
+    (tmp_path / "b.packing.json").write_text(json.dumps(packing(p50=700.0)))
+    result = CliRunner().invoke(app, ["compare", str(a), str(b)])
+    assert result.exit_code == 0, result.output
+    assert "tokens per record p50" in result.output and "-90" in result.output

@@ -1,5 +1,5 @@
 """Real snakemake runs: a prompt edit, rebuilt, is compared with the build before it in the
-report, at the end of the validate job's log and by `sdgflow compare`."""
+report, at the end of the validate and pack jobs' logs and by `sdgflow compare`."""
 
 from __future__ import annotations
 
@@ -47,6 +47,15 @@ def test_a_prompt_edit_is_compared_with_the_previous_build(project: Path) -> Non
     assert "  - `generate` stage spec changed" in second.output
     assert "`validate` stage spec changed" not in second.output
 
+    # Token lengths as the trainer counts them close the pack job's output.
+    tokens = json.loads((project / f"{STEM}.packing.json").read_text())
+    tokens_before = json.loads((project / f"{STEM}.packing.previous.json").read_text())
+    mean = (f"{tokens_before['total_tokens'] / tokens_before['records']:.2f}",
+            f"{tokens['total_tokens'] / tokens['records']:.2f}")
+    assert "token lengths (previous -> this build):" in second.output
+    assert re.search(r"tokens per record mean\s+" + r"\s+".join(map(re.escape, mean)),
+                     second.output), second.output
+
     # The report: the same, side by side, with the figures of both builds.
     page = (project / f"{STEM}.report.html").read_text()
     card = re.search(r'<section id="changes".*?</section>', page, re.DOTALL).group(0)
@@ -55,6 +64,7 @@ def test_a_prompt_edit_is_compared_with_the_previous_build(project: Path) -> Non
                      r"<td class='num'>([^<]+)</td>", card)
     assert rate is not None
     assert rate.groups() == (f"{before['pass_rate']:.1%}", f"{after['pass_rate']:.1%}")
+    assert 'data-figure="tokens per record mean"' in card
 
     # Any two builds, from the command line.
     done = subprocess.run([sys.executable, "-m", "sdgflow", "compare", str(previous),
@@ -62,5 +72,7 @@ def test_a_prompt_edit_is_compared_with_the_previous_build(project: Path) -> Non
                           text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "prompt of `conversation` edited" in done.stdout
+    assert re.search(r"tokens per record mean\s+" + r"\s+".join(map(re.escape, mean)),
+                     done.stdout), done.stdout
     assert re.search(r"pass rate\s+" + re.escape(f"{before['pass_rate']:.1%}") + r"\s+"
                      + re.escape(f"{after['pass_rate']:.1%}"), done.stdout)

@@ -20,11 +20,13 @@ def compare_builds(
 ) -> None:
     """Two builds side by side: pass rate, reject codes, judge score means, diversity and
     lengths, with the stages and prompts that changed between them."""
-    from sdgflow.quality.compare import compare, read_summary
+    from sdgflow.quality.compare import compare, packing_beside, read_json_file, read_summary
 
     try:
         a, b = read_summary(before), read_summary(after)
     except ValueError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    typer.echo(compare(a, b).text(before.name, after.name))
+    # Token lengths come from each build's packing report beside its validation.json.
+    packing_a, packing_b = (read_json_file(packing_beside(p)) for p in (before, after))
+    typer.echo(compare(a, b, packing_a, packing_b).text(before.name, after.name))

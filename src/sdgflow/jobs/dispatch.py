@@ -63,10 +63,12 @@ def validate(recipe: Recipe, job: JobSpec) -> None:
 
 
 def pack(recipe: Recipe, job: JobSpec) -> None:
-    from sdgflow.pack.run import pack_file
+    from sdgflow.build.paths import RecipePaths
+    from sdgflow.pack.run import compare_with_previous, pack_file
 
     pack_file(job.input.valid, recipe.packing, job.output.report,
               model_id=recipe.models[0].model)
+    compare_with_previous(job.output.report, RecipePaths.of(recipe).work / "history")
 
 
 def report(recipe: Recipe, job: JobSpec) -> None:

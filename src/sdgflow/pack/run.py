@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import logging
 import math
 import multiprocessing as mp
 import os
@@ -419,3 +420,16 @@ def pack_file(in_path: Path | str, config: PackingConfig, report_path: Path | st
         tmp.write_bytes(orjson.dumps(report.model_dump(), option=orjson.OPT_INDENT_2))
         os.replace(tmp, rp)
     return report
+
+
+def compare_with_previous(packing: str | Path, history: str | Path) -> None:
+    """Keep this build's packing report and log its token lengths beside the previous
+    build's (the token half of what an edit changed; validate logs the rest)."""
+    from sdgflow.quality.compare import compare_packing, keep_packing_history, read_json_file
+
+    previous = keep_packing_history(packing, history)
+    before = read_json_file(previous) if previous is not None else None
+    after = read_json_file(packing)
+    if before is not None and after is not None:
+        logging.getLogger("sdgflow.pack").info(
+            "%s", compare_packing(before, after).text(title="token lengths"))

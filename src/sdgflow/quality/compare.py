@@ -67,11 +67,12 @@ class Comparison:
     changes: list[str]  # what the edit touched, as sentences
     figures: list[Figure] = field(default_factory=list)
 
-    def text(self, before: str = "previous", after: str = "this build") -> str:
-        """The side-by-side table the validate log and `sdgflow compare` print."""
+    def text(self, before: str = "previous", after: str = "this build",
+             title: str = "what changed") -> str:
+        """The side-by-side table the validate and pack logs and `sdgflow compare` print."""
         width = max([len(f.label) for f in self.figures] + [24])
         wa, wb = max(len(before), 10), max(len(after), 10)
-        lines = [f"what changed ({before} -> {after}):"]
+        lines = [f"{title} ({before} -> {after}):"]
         lines += [f"  - {change}" for change in self.changes]
         lines.append(f"  {'':<{width}}  {before:>{wa}}  {after:>{wb}}  {'change':>9}")
         for f in self.figures:
@@ -184,9 +185,40 @@ def _figures(v: dict[str, Any]) -> dict[str, tuple[float | None, Kind]]:
     return out
 
 
-def compare(before: dict[str, Any], after: dict[str, Any]) -> Comparison:
-    """`before` and `after` are two validation.json objects (any version of the file)."""
-    fa, fb = _figures(before), _figures(after)
+def _packing_figures(p: dict[str, Any] | None) -> dict[str, tuple[float | None, Kind]]:
+    """label -> (value, kind) of one packing.json: token lengths as the trainer counts them."""
+    if not p:
+        return {}
+    records, total = p.get("records") or 0, p.get("total_tokens") or 0
+    lengths = p.get("length_percentiles") or {}
+    return {
+        "tokens per record mean": (total / records if records else None, "mean"),
+        "tokens per record p50": (lengths.get("p50"), "count"),
+        "tokens per record p90": (lengths.get("p90"), "count"),
+        "tokens per record max": (lengths.get("max"), "count"),
+        "loss tokens share": (p.get("loss_tokens", 0) / total if total else None, "share"),
+        "packs": (p.get("packs"), "count"),
+    }
+
+
+def compare(before: dict[str, Any], after: dict[str, Any],
+            packing_before: dict[str, Any] | None = None,
+            packing_after: dict[str, Any] | None = None) -> Comparison:
+    """`before` and `after` are two validation.json objects (any version of the file); the
+    builds' packing.json, when given, add token lengths."""
+    fa = _figures(before) | _packing_figures(packing_before)
+    fb = _figures(after) | _packing_figures(packing_after)
+    return Comparison(describe_changes(before.get("build"), after.get("build")),
+                      _side_by_side(fa, fb))
+
+
+def compare_packing(before: dict[str, Any], after: dict[str, Any]) -> Comparison:
+    """Two builds' packing.json: token lengths side by side (the pack stage's log)."""
+    return Comparison([], _side_by_side(_packing_figures(before), _packing_figures(after)))
+
+
+def _side_by_side(fa: dict[str, tuple[float | None, Kind]],
+                  fb: dict[str, tuple[float | None, Kind]]) -> list[Figure]:
     figures = []
     for label in [*fa, *(k for k in fb if k not in fa)]:
         value_a, kind = fa.get(label, (None, fb.get(label, (None, "count"))[1]))
@@ -196,7 +228,7 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> Comparison:
         if label.startswith("code ") and value_b is None:
             value_b = 0.0
         figures.append(Figure(label, value_a, value_b, kind))
-    return Comparison(describe_changes(before.get("build"), after.get("build")), figures)
+    return figures
 
 
 # -- the previous build's summary ----------------------------------------------------------
@@ -208,12 +240,28 @@ def previous_path(validation: str | Path) -> Path:
     return path.with_name(path.name.removesuffix(".validation.json") + PREVIOUS_SUFFIX)
 
 
+def packing_beside(validation: str | Path) -> Path:
+    """The packing report of the same build: `x.validation.json` -> `x.packing.json`,
+    `x.validation.previous.json` -> `x.packing.previous.json`."""
+    path = Path(validation)
+    return path.with_name(path.name.replace(".validation.", ".packing.", 1))
+
+
 def keep_history(validation: str | Path, history: str | Path) -> Path | None:
     """After a validate run: the last build's summary (kept in `history`) goes beside this
     build's as the previous one, and this build's becomes the last. Returns the previous
     summary's path, or None on the first build."""
-    validation, last = Path(validation), Path(history) / "validation.json"
-    previous = previous_path(validation)
+    return _rotate(Path(validation), Path(history) / "validation.json", previous_path(validation))
+
+
+def keep_packing_history(packing: str | Path, history: str | Path) -> Path | None:
+    """The same for the pack stage's report: `x.packing.json` -> `x.packing.previous.json`."""
+    packing = Path(packing)
+    previous = packing.with_name(packing.name.removesuffix(".json") + ".previous.json")
+    return _rotate(packing, Path(history) / "packing.json", previous)
+
+
+def _rotate(current: Path, last: Path, previous: Path) -> Path | None:
     kept = None
     if last.is_file():
         shutil.copyfile(last, previous)
@@ -222,9 +270,18 @@ def keep_history(validation: str | Path, history: str | Path) -> Path | None:
         previous.unlink(missing_ok=True)  # (one from another history would mislead)
     last.parent.mkdir(parents=True, exist_ok=True)
     tmp = last.with_name(last.name + ".tmp")
-    shutil.copyfile(validation, tmp)
+    shutil.copyfile(current, tmp)
     tmp.replace(last)
     return kept
+
+
+def read_json_file(path: str | Path) -> dict[str, Any] | None:
+    """A JSON object from a file, or None when it is missing or unreadable."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def read_summary(path: str | Path) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from sdgflow.config.models import CategoryColumn, Recipe
-from sdgflow.quality.compare import compare, previous_path
+from sdgflow.quality.compare import compare, packing_beside, previous_path
 from sdgflow.report.dataset import read_dataset
 from sdgflow.report.model import (
     CategoryDist,
@@ -66,16 +66,21 @@ def collect(recipe: Recipe, *, shards: Iterable[str | Path], valid: str | Path,
         created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         diversity=(raw_validation or {}).get("diversity"),
         judge_scores=(raw_validation or {}).get("judge_scores") or {},
-        comparison=_comparison(validation, raw_validation),
+        comparison=_comparison(validation, raw_validation, packing),
     )
 
 
-def _comparison(validation: str | Path | None, raw: dict[str, Any] | None) -> Any:
-    """This build against the previous one, when validate kept its summary beside ours."""
+def _comparison(validation: str | Path | None, raw: dict[str, Any] | None,
+                packing: str | Path | None) -> Any:
+    """This build against the previous one, when validate kept its summary beside ours (and
+    the pack stage its packing report: token lengths)."""
     if validation is None or raw is None:
         return None
     previous = _read_json(previous_path(validation))
-    return compare(previous, raw) if previous is not None else None
+    if previous is None:
+        return None
+    packing_before = _read_json(packing_beside(previous_path(validation)))
+    return compare(previous, raw, packing_before, _read_json(packing))
 
 
 def _read_json(path: str | Path | None) -> dict[str, Any] | None:
