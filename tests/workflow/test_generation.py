@@ -64,17 +64,32 @@ def test_faults_lose_no_record(project: Path, sim: SimServer) -> None:
     assert max(r["conversation__attempts"] for r in rows) > 1  # retries really happened
 
 
-def test_failed_records_are_kept_and_a_plain_rerun_retries_only_them(project: Path) -> None:
+@pytest.fixture
+def new_sim(project: Path):
+    """`new_sim(*knobs)` starts a simulator; every one is stopped after the test, failed or not."""
+    started: list[SimServer] = []
+
+    def start(*knobs: str) -> SimServer:
+        started.append(SimServer(project, "--latency", "0.01", *knobs))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def test_failed_records_are_kept_and_a_plain_rerun_retries_only_them(project: Path,
+                                                                     new_sim) -> None:
     set_size(project, 8, 4, "      max_retries: 1\n")
     recipe = project / "configs" / "customer_support_tools.yaml"
     # half the records will fail at first
     recipe.write_text(with_validation(recipe.read_text(), "  min_pass_rate: 0.4\n"))
-    healthy = SimServer(project, "--latency", "0.01")
+    healthy = new_sim()
     point_recipe_at(project, "customer_support_tools", healthy)
     shard0 = str(WORK / "gen" / "shard-0.parquet")
     assert snakemake(project, shard0, env=sim_env()).returncode == 0
     healthy.stop()
-    broken = SimServer(project, "--latency", "0.01", "--rate-500", "1.0")
+    broken = new_sim("--rate-500", "1.0")
     recipe.write_text(recipe.read_text().replace(healthy.url, broken.url))  # not in any hash
     run = snakemake(project, TARGET, env=sim_env())
     assert run.returncode == 0, run.output
@@ -84,7 +99,7 @@ def test_failed_records_are_kept_and_a_plain_rerun_retries_only_them(project: Pa
     assert all("InternalServerError" in r["conversation__error"] for r in failed)
     assert all(r["conversation__attempts"] == 2 for r in failed)
     broken.stop()
-    fixed = SimServer(project, "--latency", "0.01")
+    fixed = new_sim()
     recipe.write_text(recipe.read_text().replace(broken.url, fixed.url))
     retry = snakemake(project, TARGET, env=sim_env())  # no --forcerun: failures alone rerun
     assert retry.returncode == 0, retry.output
